@@ -1,0 +1,1 @@
+"""Benchmarks for pyspeaker: a deterministic BGP corpus and competing codecs."""

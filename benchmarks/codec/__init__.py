@@ -1,0 +1,1 @@
+"""Codecs measured against pyspeaker: competing libraries and the pure-Python floor."""

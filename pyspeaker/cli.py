@@ -1,0 +1,42 @@
+"""The ``pyspeaker`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import __version__
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pyspeaker", description="A pure-Python BGP speaker.")
+    parser.add_argument("--version", action="version", version=f"pyspeaker {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    dec = sub.add_parser("decode", help="print a raw BGP message stream as JSON lines")
+    dec.add_argument("file", help="file of concatenated BGP messages, or - for standard input")
+    dec.add_argument("--asn2", action="store_true", help="the session did not negotiate 4-octet AS numbers")
+    dec.add_argument("--addpath", action="store_true", help="NLRI carry ADD-PATH path identifiers")
+    demo = sub.add_parser("demo", help="encode and decode a generated table and show the speed")
+    demo.add_argument("--prefixes", type=int, default=200_000, help="IPv4 prefixes to generate (default 200000)")
+    demo.add_argument("--seed", type=int, default=1)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "decode":
+        from .decode import main_decode
+
+        return main_decode(args.file, args.asn2, args.addpath)
+    if args.command == "demo":
+        from .demo import main_demo
+
+        if args.prefixes < 1:
+            print("pyspeaker demo: --prefixes must be at least 1", file=sys.stderr)
+            return 2
+        return main_demo(args.prefixes, args.seed)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""Decoding any message of a session's stream, with the session's negotiated context."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from . import constants as c
+from .attrs import Interner
+from .context import DEFAULT, Context
+from .framing import iter_frames
+from .notification import (
+    Keepalive,
+    Notification,
+    RouteRefresh,
+    decode_notification,
+    decode_route_refresh,
+)
+from .open import Open, decode_open
+from .update import Update, UpdateDecoder
+
+Message = Open | Update | Notification | Keepalive | RouteRefresh
+
+_KEEPALIVE = Keepalive()
+
+
+class Decoder:
+    """Decodes the messages of one session. Keeps the UPDATE block cache between calls.
+
+    >>> dec = Decoder(Context(asn4=True))
+    >>> for msg in dec.decode(stream): ...
+    """
+
+    __slots__ = ("ctx", "updates")
+
+    def __init__(self, ctx: Context = DEFAULT, interner: Interner | None = None) -> None:
+        self.ctx = ctx
+        self.updates = UpdateDecoder(ctx, interner)
+
+    def decode_one(self, msg_type: int, data: bytes, start: int = 0, end: int = -1) -> Message:
+        """Decode one framed message (its header already checked by the framer)."""
+        if msg_type == c.UPDATE:
+            return self.updates.decode(data, start, end)
+        if end < 0:
+            end = len(data)
+        body = data[start:end] if start or end != len(data) else data
+        if msg_type == c.KEEPALIVE:
+            return _KEEPALIVE
+        if msg_type == c.OPEN:
+            return decode_open(body)
+        if msg_type == c.NOTIFICATION:
+            return decode_notification(body)
+        return decode_route_refresh(body)
+
+    def iter_decode(self, data: bytes) -> Iterator[Message]:
+        for msg_type, start, end in iter_frames(data, self.ctx.max_message_len):
+            yield self.decode_one(msg_type, data, start, end)
+
+    def decode(self, data: bytes) -> list[Message]:
+        """Every message of ``data``, a byte string of concatenated messages."""
+        return list(self.iter_decode(data))
+
+
+def decode(data: bytes, ctx: Context = DEFAULT) -> list[Message]:
+    """Decode a byte string of concatenated BGP messages."""
+    return Decoder(ctx).decode(data)

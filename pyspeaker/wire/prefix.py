@@ -1,0 +1,100 @@
+"""Prefixes in wire form: one length octet, then the significant octets.
+
+``b"\\x18\\x0a\\x00\\x01"`` is 10.0.1.0/24. With ADD-PATH the 4-octet path identifier comes
+first, so the key still names exactly one path. Splitting an NLRI field is slicing; text
+and :mod:`ipaddress` objects are made only at the edges.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from typing import Final
+
+from .errors import WireError
+
+_BAD: Final = 1 << 20  # an impossible byte count: makes the split loop overrun and fail
+
+
+def _table(max_bits: int) -> tuple[int, ...]:
+    return tuple((bits + 7) >> 3 if bits <= max_bits else _BAD for bits in range(256))
+
+
+NBYTES_V4: Final = _table(32)
+NBYTES_V6: Final = _table(128)
+TABLES: Final = {32: NBYTES_V4, 128: NBYTES_V6}
+
+
+class PrefixError(WireError):
+    """An NLRI field does not split into whole, valid prefixes."""
+
+
+def split(data: bytes, start: int, end: int, table: tuple[int, ...]) -> list[bytes]:
+    """Split ``data[start:end]`` into wire-form prefixes."""
+    out: list[bytes] = []
+    append = out.append
+    i = start
+    while i < end:
+        j = i + 1 + table[data[i]]
+        append(data[i:j])
+        i = j
+    if i != end:
+        raise PrefixError(f"NLRI does not split into prefixes (at offset {start})")
+    return out
+
+
+def split_addpath(data: bytes, start: int, end: int, table: tuple[int, ...]) -> list[bytes]:
+    """Split an ADD-PATH NLRI field (RFC 7911): each prefix keeps its path identifier."""
+    out: list[bytes] = []
+    append = out.append
+    i = start
+    while i < end:
+        if i + 5 > end:
+            raise PrefixError("ADD-PATH NLRI truncated")
+        j = i + 5 + table[data[i + 4]]
+        append(data[i:j])
+        i = j
+    if i != end:
+        raise PrefixError(f"ADD-PATH NLRI does not split into prefixes (at offset {start})")
+    return out
+
+
+def to_text(prefix: bytes, address_len: int, addpath: bool = False) -> str:
+    """Text form, e.g. ``10.0.1.0/24``; with ADD-PATH, ``10.0.1.0/24 path 7``."""
+    if addpath:
+        path_id = int.from_bytes(prefix[:4], "big")
+        return f"{to_text(prefix[4:], address_len)} path {path_id}"
+    bits = prefix[0]
+    raw = prefix[1:].ljust(address_len, b"\0")
+    if address_len == 4:
+        return f"{socket.inet_ntoa(raw)}/{bits}"
+    return f"{socket.inet_ntop(socket.AF_INET6, raw)}/{bits}"
+
+
+def to_network(prefix: bytes, address_len: int) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """An :mod:`ipaddress` network (host bits beyond the length are cleared)."""
+    bits = prefix[0]
+    raw = prefix[1:].ljust(address_len, b"\0")
+    if address_len == 4:
+        return ipaddress.IPv4Network((raw, bits), strict=False)
+    return ipaddress.IPv6Network((raw, bits), strict=False)
+
+
+def from_network(net: ipaddress.IPv4Network | ipaddress.IPv6Network | str, path_id: int | None = None) -> bytes:
+    """Wire form of a network given as an object or text."""
+    if isinstance(net, str):
+        net = ipaddress.ip_network(net, strict=False)
+    bits = net.prefixlen
+    raw = net.network_address.packed[: (bits + 7) >> 3]
+    wire = bytes((bits,)) + raw
+    if path_id is not None:
+        return path_id.to_bytes(4, "big") + wire
+    return wire
+
+
+def parse(text: str, path_id: int | None = None) -> bytes:
+    """Wire form of a prefix given as text; raises ValueError naming the text if it is not one."""
+    try:
+        return from_network(ipaddress.ip_network(text, strict=False), path_id)
+    except ValueError as exc:
+        raise ValueError(f"not a prefix: {text!r}") from exc

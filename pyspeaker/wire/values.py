@@ -1,0 +1,207 @@
+"""Typed values of path attributes, and their encoding and decoding.
+
+These are the readable forms. The hot path never builds them: an :class:`AttrSet` keeps
+the wire bytes and decodes a value only when something asks for it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from .constants import AS_CONFED_SEQUENCE, AS_CONFED_SET, AS_SEQUENCE, AS_SET, AS_TRANS
+from .errors import EncodeError
+
+IPv4 = ipaddress.IPv4Address
+
+_SEGMENT_NAMES = {
+    AS_SET: "set",
+    AS_SEQUENCE: "sequence",
+    AS_CONFED_SEQUENCE: "confed-sequence",
+    AS_CONFED_SET: "confed-set",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AsPath:
+    """An AS_PATH as segments of (type, ASNs), always with 4-octet ASNs."""
+
+    segments: tuple[tuple[int, tuple[int, ...]], ...] = ()
+
+    @classmethod
+    def sequence(cls, *asns: int) -> AsPath:
+        return cls(((AS_SEQUENCE, tuple(asns)),)) if asns else cls()
+
+    @property
+    def length(self) -> int:
+        """Path length for best-path selection (RFC 4271 9.1.2.2; RFC 5065: confed segments count 0)."""
+        n = 0
+        for seg_type, asns in self.segments:
+            if seg_type == AS_SEQUENCE:
+                n += len(asns)
+            elif seg_type == AS_SET:
+                n += 1
+        return n
+
+    @property
+    def first_as(self) -> int | None:
+        """The neighbour AS: first ASN of a leading AS_SEQUENCE."""
+        for seg_type, asns in self.segments:
+            if seg_type in (AS_CONFED_SEQUENCE, AS_CONFED_SET):
+                continue
+            return asns[0] if seg_type == AS_SEQUENCE and asns else None
+        return None
+
+    @property
+    def origin_as(self) -> int | None:
+        if self.segments and self.segments[-1][0] == AS_SEQUENCE and self.segments[-1][1]:
+            return self.segments[-1][1][-1]
+        return None
+
+    def asns(self) -> list[int]:
+        return [a for _, asns in self.segments for a in asns]
+
+    def contains(self, asn: int) -> bool:
+        return any(asn in asns for _, asns in self.segments)
+
+    def prepend(self, asn: int, count: int = 1) -> AsPath:
+        if self.segments and self.segments[0][0] == AS_SEQUENCE and len(self.segments[0][1]) + count <= 255:
+            first = ((AS_SEQUENCE, (asn,) * count + self.segments[0][1]),)
+            return AsPath(first + self.segments[1:])
+        return AsPath(((AS_SEQUENCE, (asn,) * count), *self.segments))
+
+    def to_json(self) -> list[list[object]]:
+        return [[_SEGMENT_NAMES.get(t, str(t)), list(a)] for t, a in self.segments]
+
+    def __str__(self) -> str:
+        parts = []
+        for seg_type, asns in self.segments:
+            text = " ".join(map(str, asns))
+            if seg_type == AS_SEQUENCE:
+                parts.append(text)
+            elif seg_type == AS_SET:
+                parts.append("{" + text + "}")
+            elif seg_type == AS_CONFED_SEQUENCE:
+                parts.append("(" + text + ")")
+            else:
+                parts.append("[" + text + "]")
+        return " ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Aggregator:
+    asn: int
+    address: ipaddress.IPv4Address
+
+
+def decode_as_path(value: bytes, asn_len: int) -> AsPath | None:
+    """Segments of an AS_PATH/AS4_PATH; None if malformed (RFC 7606 5.x: bad segment type,
+    zero-length segment, or overrun)."""
+    segs = []
+    i = 0
+    end = len(value)
+    while i < end:
+        if i + 2 > end:
+            return None
+        seg_type = value[i]
+        count = value[i + 1]
+        if seg_type not in _SEGMENT_NAMES or count == 0:
+            return None
+        j = i + 2 + count * asn_len
+        if j > end:
+            return None
+        if asn_len == 4:
+            asns = tuple(int.from_bytes(value[k : k + 4], "big") for k in range(i + 2, j, 4))
+        else:
+            asns = tuple((value[k] << 8) | value[k + 1] for k in range(i + 2, j, 2))
+        segs.append((seg_type, asns))
+        i = j
+    return AsPath(tuple(segs))
+
+
+def encode_as_path(path: AsPath, asn_len: int = 4) -> bytes:
+    out = bytearray()
+    for seg_type, asns in path.segments:
+        for k in range(0, len(asns), 255):
+            chunk = asns[k : k + 255]
+            out += bytes((seg_type, len(chunk)))
+            for a in chunk:
+                if asn_len == 2 and a > 0xFFFF:
+                    a = AS_TRANS
+                out += a.to_bytes(asn_len, "big")
+    return bytes(out)
+
+
+def merge_as4_path(as_path: AsPath, as4_path: AsPath) -> AsPath:
+    """RFC 6793 4.2.3: rebuild the 4-octet path from a 2-octet session's AS_PATH + AS4_PATH."""
+
+    def count(p: AsPath) -> int:
+        return sum(len(a) if t == AS_SEQUENCE else 1 for t, a in p.segments if t in (AS_SEQUENCE, AS_SET))
+
+    n_old, n_new = count(as_path), count(as4_path)
+    if n_old < n_new:
+        return as_path
+    keep = n_old - n_new
+    head: list[tuple[int, tuple[int, ...]]] = []
+    for seg_type, asns in as_path.segments:
+        if keep <= 0:
+            if seg_type in (AS_CONFED_SEQUENCE, AS_CONFED_SET):
+                head.append((seg_type, asns))
+                continue
+            break
+        if seg_type == AS_SEQUENCE:
+            take = asns[:keep]
+            head.append((seg_type, take))
+            keep -= len(take)
+        elif seg_type == AS_SET:
+            head.append((seg_type, asns))
+            keep -= 1
+        else:
+            head.append((seg_type, asns))
+    return AsPath(tuple(head) + as4_path.segments)
+
+
+def community_text(value: int) -> str:
+    return f"{value >> 16}:{value & 0xFFFF}"
+
+
+def parse_community(text: str) -> int:
+    names = {"no-export": 0xFFFFFF01, "no-advertise": 0xFFFFFF02, "no-export-subconfed": 0xFFFFFF03,
+             "graceful-shutdown": 0xFFFF0000, "llgr-stale": 0xFFFF0006, "no-llgr": 0xFFFF0007}
+    if text in names:
+        return names[text]
+    hi, sep, lo = text.partition(":")
+    if not sep or not hi.isdigit() or not lo.isdigit() or int(hi) > 0xFFFF or int(lo) > 0xFFFF:
+        raise ValueError(f"not a community: {text!r} (expected ASN:VALUE, each 0..65535)")
+    return (int(hi) << 16) | int(lo)
+
+
+def large_community_text(value: tuple[int, int, int]) -> str:
+    return f"{value[0]}:{value[1]}:{value[2]}"
+
+
+def parse_large_community(text: str) -> tuple[int, int, int]:
+    parts = text.split(":")
+    if len(parts) != 3 or not all(p.isdigit() and int(p) <= 0xFFFFFFFF for p in parts):
+        raise ValueError(f"not a large community: {text!r} (expected A:B:C, each 0..4294967295)")
+    return int(parts[0]), int(parts[1]), int(parts[2])
+
+
+def ext_community_text(value: bytes) -> str:
+    """Readable form of the common extended communities (RFC 4360), hex otherwise."""
+    t, st = value[0], value[1]
+    if st == 0x02 or st == 0x03:
+        kind = "rt" if st == 0x02 else "soo"
+        if t == 0x00:
+            return f"{kind}:{int.from_bytes(value[2:4], 'big')}:{int.from_bytes(value[4:8], 'big')}"
+        if t == 0x01:
+            return f"{kind}:{ipaddress.IPv4Address(value[2:6])}:{int.from_bytes(value[6:8], 'big')}"
+        if t == 0x02:
+            return f"{kind}:{int.from_bytes(value[2:6], 'big')}:{int.from_bytes(value[6:8], 'big')}"
+    return value.hex()
+
+
+def u32(value: int, what: str) -> bytes:
+    if not 0 <= value <= 0xFFFFFFFF:
+        raise EncodeError(f"{what} {value} is not a 32-bit unsigned value")
+    return value.to_bytes(4, "big")
