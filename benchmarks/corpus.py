@@ -58,20 +58,79 @@ AFI_IPV6_SAFI_UNICAST = b"\x00\x02\x01"
 
 # Prefix-length mixes (weights), roughly shaped like the real global tables.
 V4_LENGTHS: dict[int, float] = {
-    8: 0.002, 9: 0.004, 10: 0.01, 11: 0.03, 12: 0.06, 13: 0.1, 14: 0.15, 15: 0.2,
-    16: 1.3, 17: 0.9, 18: 1.6, 19: 3.0, 20: 5.3, 21: 5.2, 22: 11.5, 23: 9.5, 24: 58.0,
-    25: 0.06, 26: 0.05, 27: 0.04, 28: 0.03, 29: 0.03, 30: 0.02, 31: 0.005, 32: 0.05,
+    8: 0.002,
+    9: 0.004,
+    10: 0.01,
+    11: 0.03,
+    12: 0.06,
+    13: 0.1,
+    14: 0.15,
+    15: 0.2,
+    16: 1.3,
+    17: 0.9,
+    18: 1.6,
+    19: 3.0,
+    20: 5.3,
+    21: 5.2,
+    22: 11.5,
+    23: 9.5,
+    24: 58.0,
+    25: 0.06,
+    26: 0.05,
+    27: 0.04,
+    28: 0.03,
+    29: 0.03,
+    30: 0.02,
+    31: 0.005,
+    32: 0.05,
 }
 V6_LENGTHS: dict[int, float] = {
-    19: 0.02, 20: 0.04, 22: 0.03, 24: 0.05, 26: 0.05, 27: 0.05, 28: 0.4, 29: 3.2, 30: 0.8,
-    31: 0.6, 32: 12.5, 33: 0.9, 34: 1.0, 35: 0.8, 36: 4.2, 37: 0.4, 38: 1.3, 39: 0.4,
-    40: 7.5, 41: 0.5, 42: 1.6, 43: 0.5, 44: 8.8, 45: 1.2, 46: 2.6, 47: 2.6, 48: 45.0,
-    52: 0.15, 56: 1.2, 60: 0.08, 64: 0.2,
+    19: 0.02,
+    20: 0.04,
+    22: 0.03,
+    24: 0.05,
+    26: 0.05,
+    27: 0.05,
+    28: 0.4,
+    29: 3.2,
+    30: 0.8,
+    31: 0.6,
+    32: 12.5,
+    33: 0.9,
+    34: 1.0,
+    35: 0.8,
+    36: 4.2,
+    37: 0.4,
+    38: 1.3,
+    39: 0.4,
+    40: 7.5,
+    41: 0.5,
+    42: 1.6,
+    43: 0.5,
+    44: 8.8,
+    45: 1.2,
+    46: 2.6,
+    47: 2.6,
+    48: 45.0,
+    52: 0.15,
+    56: 1.2,
+    60: 0.08,
+    64: 0.2,
 }
 # AS_SEQUENCE length 1..12 (mean about 4.4).
 PATH_LENGTHS: dict[int, float] = {
-    1: 3.0, 2: 10.0, 3: 21.0, 4: 24.0, 5: 17.0, 6: 11.0, 7: 6.5, 8: 3.5,
-    9: 1.8, 10: 1.1, 11: 0.6, 12: 0.5,
+    1: 3.0,
+    2: 10.0,
+    3: 21.0,
+    4: 24.0,
+    5: 17.0,
+    6: 11.0,
+    7: 6.5,
+    8: 3.5,
+    9: 1.8,
+    10: 1.1,
+    11: 0.6,
+    12: 0.5,
 }
 UPSTREAMS: tuple[int, ...] = (3356, 1299, 174, 2914, 6939, 6453, 3257, 6762, 9002, 33891, 199524)
 COMMUNITY_ASNS: tuple[int, ...] = tuple(a for a in UPSTREAMS if a < 65536)
@@ -110,11 +169,18 @@ def update(withdrawn: bytes, attrs: bytes, nlri: bytes) -> bytes:
     total = UPDATE_MIN + len(withdrawn) + len(attrs) + len(nlri)
     if total > MAX_MESSAGE:
         raise ValueError(f"UPDATE of {total} octets exceeds {MAX_MESSAGE}")
-    return b"".join((
-        MARKER, total.to_bytes(2, "big"), b"\x02",
-        len(withdrawn).to_bytes(2, "big"), withdrawn,
-        len(attrs).to_bytes(2, "big"), attrs, nlri,
-    ))
+    return b"".join(
+        (
+            MARKER,
+            total.to_bytes(2, "big"),
+            b"\x02",
+            len(withdrawn).to_bytes(2, "big"),
+            withdrawn,
+            len(attrs).to_bytes(2, "big"),
+            attrs,
+            nlri,
+        )
+    )
 
 
 def mp_reach_ipv6(next_hop: bytes, nlri: bytes) -> bytes:
@@ -171,7 +237,7 @@ def _as_path(rng: random.Random, path_keys: list[int], path_cum: list[float]) ->
     asns.extend(_asn(rng) for _ in range(length - 1))
     if length > 2 and rng.random() < 0.12:  # origin prepending
         prepend = min(rng.randint(1, 4), length - 2)
-        asns[length - prepend:] = [asns[length - prepend - 1]] * prepend
+        asns[length - prepend :] = [asns[length - prepend - 1]] * prepend
     value = bytes((2, length)) + b"".join(a.to_bytes(4, "big") for a in asns)
     if rng.random() < 0.01:  # trailing AS_SET
         members = [_asn(rng) for _ in range(rng.randint(1, 4))]
@@ -179,9 +245,7 @@ def _as_path(rng: random.Random, path_keys: list[int], path_cum: list[float]) ->
     return attribute(TRANSITIVE, AS_PATH, value), asns[-1]
 
 
-def _attribute_set(
-    rng: random.Random, path_keys: list[int], path_cum: list[float], next_hop: bytes | None
-) -> bytes:
+def _attribute_set(rng: random.Random, path_keys: list[int], path_cum: list[float], next_hop: bytes | None) -> bytes:
     """One attribute block without MP attributes, in ascending type-code order.
 
     ``next_hop`` is the IPv4 NEXT_HOP (None for IPv6 sets)."""
@@ -193,8 +257,9 @@ def _attribute_set(
     if next_hop is not None:
         parts.append(attribute(TRANSITIVE, NEXT_HOP, next_hop))
     if rng.random() < 0.3:
-        parts.append(attribute(OPTIONAL, MED, rng.choice((0, 0, 10, 20, 50, 100, rng.randrange(1 << 16)))
-                               .to_bytes(4, "big")))
+        parts.append(
+            attribute(OPTIONAL, MED, rng.choice((0, 0, 10, 20, 50, 100, rng.randrange(1 << 16))).to_bytes(4, "big"))
+        )
     if rng.random() < 0.92:
         parts.append(attribute(TRANSITIVE, LOCAL_PREF, rng.choice(LOCAL_PREFS).to_bytes(4, "big")))
     if rng.random() < 0.03:
@@ -204,8 +269,10 @@ def _attribute_set(
     if rng.random() < 0.6:
         n = min(12, 1 + int(rng.expovariate(1 / 2.5)))
         comms = b"".join(
-            (rng.choice(COMMUNITY_ASNS) << 16 | rng.choice((rng.randrange(1 << 16), rng.randrange(3000))))
-            .to_bytes(4, "big") for _ in range(n)
+            (rng.choice(COMMUNITY_ASNS) << 16 | rng.choice((rng.randrange(1 << 16), rng.randrange(3000)))).to_bytes(
+                4, "big"
+            )
+            for _ in range(n)
         )
         parts.append(attribute(OPTIONAL | TRANSITIVE, COMMUNITIES, comms))
     if rng.random() < 0.05:
@@ -216,8 +283,10 @@ def _attribute_set(
         parts.append(attribute(OPTIONAL | TRANSITIVE, EXTENDED_COMMUNITIES, ext))
     if rng.random() < 0.1:
         large = b"".join(
-            origin_as.to_bytes(4, "big") + rng.randrange(1000).to_bytes(4, "big")
-            + rng.randrange(1 << 20).to_bytes(4, "big") for _ in range(rng.randint(1, 4))
+            origin_as.to_bytes(4, "big")
+            + rng.randrange(1000).to_bytes(4, "big")
+            + rng.randrange(1 << 20).to_bytes(4, "big")
+            for _ in range(rng.randint(1, 4))
         )
         parts.append(attribute(OPTIONAL | TRANSITIVE, LARGE_COMMUNITY, large))
     return b"".join(parts)
@@ -251,7 +320,7 @@ def _announcements(rng: random.Random, prefixes: list[Prefix], v6: bool) -> list
     n = len(prefixes)
     while i < n:
         size = max(1, int(rng.lognormvariate(mu, 1.5)))
-        members = prefixes[i:i + size]
+        members = prefixes[i : i + size]
         i += size
         if v6:
             nh = rng.choice(V6_NEXT_HOPS)
@@ -336,12 +405,12 @@ def iter_messages(data: bytes) -> Iterator[bytes]:
     pos = 0
     end = len(data)
     while pos < end:
-        if end - pos < HEADER_LEN or data[pos:pos + 16] != MARKER:
+        if end - pos < HEADER_LEN or data[pos : pos + 16] != MARKER:
             raise ValueError(f"bad message header at offset {pos}")
-        length = int.from_bytes(view[pos + 16:pos + 18], "big")
+        length = int.from_bytes(view[pos + 16 : pos + 18], "big")
         if length < HEADER_LEN or length > MAX_MESSAGE or pos + length > end:
             raise ValueError(f"bad message length {length} at offset {pos}")
-        yield bytes(view[pos:pos + length])
+        yield bytes(view[pos : pos + length])
         pos += length
 
 
@@ -359,8 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     args.output.write_bytes(data)
     count = sum(1 for _ in iter_messages(data))
     print(
-        f"wrote {args.output}: {len(data)} octets, {count} messages "
-        f"in {time.perf_counter() - started:.1f}s",
+        f"wrote {args.output}: {len(data)} octets, {count} messages in {time.perf_counter() - started:.1f}s",
         file=sys.stderr,
     )
     return 0

@@ -46,7 +46,7 @@ def decode_floor(data: bytes) -> int:
         wend = i + ((data[pos + 19] << 8) | data[pos + 20])
         while i < wend:
             n = size[data[i]]
-            append(data[i:i + n])
+            append(data[i : i + n])
             i += n
         # Path attributes.
         alen = (data[wend] << 8) | data[wend + 1]
@@ -64,16 +64,14 @@ def decode_floor(data: bytes) -> int:
         i = aend
         while i < stop:
             n = size[data[i]]
-            append(data[i:i + n])
+            append(data[i : i + n])
             i += n
         count += len(prefixes)
         pos = stop
     return count
 
 
-def _mp_block(
-    data: bytes, a: int, aend: int, cache: dict[bytes, bytes], add: Callable[[bytes], None]
-) -> bool:
+def _mp_block(data: bytes, a: int, aend: int, cache: dict[bytes, bytes], add: Callable[[bytes], None]) -> bool:
     """Walk an attribute block; slice MP_(UN)REACH_NLRI prefixes out through ``append``.
 
     Returns False if the block holds no MP attribute (the caller then interns it)."""
@@ -89,10 +87,10 @@ def _mp_block(
             vlen = data[i + 2]
             v = i + 3
         vend = v + vlen
-        if code == MP_REACH_NLRI or code == MP_UNREACH_NLRI:
+        if code in (MP_REACH_NLRI, MP_UNREACH_NLRI):
             if code == MP_REACH_NLRI:
                 nh_end = v + 4 + data[v + 3]
-                key = data[v + 3:nh_end] + data[a:i] + data[vend:aend]
+                key = data[v + 3 : nh_end] + data[a:i] + data[vend:aend]
                 if key not in cache:
                     cache[key] = key
                 j = nh_end + 1
@@ -100,7 +98,7 @@ def _mp_block(
                 j = v + 3
             while j < vend:
                 n = size[data[j]]
-                add(data[j:j + n])
+                add(data[j : j + n])
                 j += n
             return True
         i = vend
@@ -112,11 +110,11 @@ def iter_updates(data: bytes) -> Iterator[tuple[bytes, bytes, bytes]]:
     pos = 0
     end = len(data)
     while pos < end:
-        stop = pos + int.from_bytes(data[pos + 16:pos + 18], "big")
+        stop = pos + int.from_bytes(data[pos + 16 : pos + 18], "big")
         if data[pos + 18] == UPDATE:
-            wend = pos + 21 + int.from_bytes(data[pos + 19:pos + 21], "big")
-            aend = wend + 2 + int.from_bytes(data[wend:wend + 2], "big")
-            yield data[pos + 21:wend], data[wend + 2:aend], data[aend:stop]
+            wend = pos + 21 + int.from_bytes(data[pos + 19 : pos + 21], "big")
+            aend = wend + 2 + int.from_bytes(data[wend : wend + 2], "big")
+            yield data[pos + 21 : wend], data[wend + 2 : aend], data[aend:stop]
         pos = stop
 
 
@@ -126,7 +124,7 @@ def split_prefixes(field: bytes) -> list[bytes]:
     i = 0
     while i < len(field):
         n = WIRE_SIZE[field[i]]
-        out.append(field[i:i + n])
+        out.append(field[i : i + n])
         i += n
     return out
 

@@ -10,13 +10,23 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from struct import unpack_from
 from typing import Any
 
 from . import constants as c
 from .context import Context
 from .errors import AttrError, Disposition, NotificationError
-from .validate import check_attribute, overrun
+from .validate import (
+    EXACT,
+    MULTIPLE,
+    NEXT_HOP_VALUE,
+    ORIGIN_VALUE,
+    QuickTable,
+    check_attribute,
+    overrun,
+    quick_ok,
+    quick_table,
+)
 from .values import (
     Aggregator,
     AsPath,
@@ -247,40 +257,47 @@ def _ids(value: bytes) -> tuple[IPv4Address, ...]:
 def _decode_values(attrs: AttrSet) -> dict[str, Any]:
     out: dict[str, Any] = {}
     unknown = []
-    for flags, code, value in attrs.items():
+    raw = attrs.raw
+    i = 0
+    n = len(raw)
+    while i < n:
+        flags = raw[i]
+        code = raw[i + 1]
+        if flags & c.FLAG_EXTENDED:
+            start = i + 4
+            i = start + ((raw[i + 2] << 8) | raw[i + 3])
+        else:
+            start = i + 3
+            i = start + raw[i + 2]
         if code == c.ORIGIN:
-            out["origin"] = value[0]
+            out["origin"] = raw[start]
         elif code == c.AS_PATH:
-            out["as_path"] = decode_as_path(value, 4) or _EMPTY_PATH
+            out["as_path"] = decode_as_path(raw[start:i], 4) or _EMPTY_PATH
         elif code == c.NEXT_HOP:
-            out["next_hop"] = IPv4Address(value)
-        elif code == c.MULTI_EXIT_DISC:
-            out["med"] = int.from_bytes(value, "big")
+            out["next_hop"] = IPv4Address(raw[start:i])
         elif code == c.LOCAL_PREF:
-            out["local_pref"] = int.from_bytes(value, "big")
+            out["local_pref"] = int.from_bytes(raw[start:i], "big")
+        elif code == c.COMMUNITIES:
+            out["communities"] = unpack_from(f">{(i - start) >> 2}I", raw, start)
+        elif code == c.MULTI_EXIT_DISC:
+            out["med"] = int.from_bytes(raw[start:i], "big")
+        elif code == c.LARGE_COMMUNITY:
+            words = iter(unpack_from(f">{(i - start) >> 2}I", raw, start))
+            out["large_communities"] = tuple(zip(words, words, words, strict=True))
+        elif code == c.EXTENDED_COMMUNITIES:
+            out["ext_communities"] = tuple(raw[k : k + 8] for k in range(start, i, 8))
         elif code == c.ATOMIC_AGGREGATE:
             out["atomic_aggregate"] = True
         elif code == c.AGGREGATOR:
-            out["aggregator"] = Aggregator(int.from_bytes(value[:4], "big"), IPv4Address(value[4:8]))
-        elif code == c.COMMUNITIES:
-            out["communities"] = tuple(int.from_bytes(value[i : i + 4], "big") for i in range(0, len(value), 4))
-        elif code == c.ORIGINATOR_ID:
-            out["originator_id"] = IPv4Address(value)
-        elif code == c.CLUSTER_LIST:
-            out["cluster_list"] = _ids(value)
-        elif code == c.EXTENDED_COMMUNITIES:
-            out["ext_communities"] = tuple(value[i : i + 8] for i in range(0, len(value), 8))
-        elif code == c.LARGE_COMMUNITY:
-            out["large_communities"] = tuple(
-                (
-                    int.from_bytes(value[i : i + 4], "big"),
-                    int.from_bytes(value[i + 4 : i + 8], "big"),
-                    int.from_bytes(value[i + 8 : i + 12], "big"),
-                )
-                for i in range(0, len(value), 12)
+            out["aggregator"] = Aggregator(
+                int.from_bytes(raw[start : start + 4], "big"), IPv4Address(raw[start + 4 : i])
             )
+        elif code == c.ORIGINATOR_ID:
+            out["originator_id"] = IPv4Address(raw[start:i])
+        elif code == c.CLUSTER_LIST:
+            out["cluster_list"] = _ids(raw[start:i])
         else:
-            unknown.append((flags, code, value))
+            unknown.append((flags, code, raw[start:i]))
     if unknown:
         out["unknown"] = tuple(unknown)
     return out
@@ -336,8 +353,10 @@ def build(
         if len(ext) % 8:
             raise ValueError("extended communities must be 8 octets each")
         parts.append((c.EXTENDED_COMMUNITIES, attribute(opt_trans, c.EXTENDED_COMMUNITIES, ext)))
-    large = b"".join(u32(a, "large community") + u32(b, "large community") + u32(d, "large community")
-                     for a, b, d in large_communities)
+    large = b"".join(
+        u32(a, "large community") + u32(b, "large community") + u32(d, "large community")
+        for a, b, d in large_communities
+    )
     if large:
         parts.append((c.LARGE_COMMUNITY, attribute(opt_trans, c.LARGE_COMMUNITY, large)))
     for flags, code, value in unknown:
@@ -347,24 +366,54 @@ def build(
 
 
 # -- parsing and validating a received block -----------------------------------------------
-@dataclass(slots=True)
+
+
 class ParsedBlock:
-    """A received attribute block split into its attribute set and its MP attributes."""
+    """A received attribute block split into its attribute set and its MP attributes.
+    ``reach_pos``/``unreach_pos`` are the offsets in ``attrs.raw`` where the MP attributes
+    stood (-1: absent), so a decoded UPDATE re-encodes byte for byte."""
 
-    attrs: AttrSet
-    errors: tuple[AttrError, ...] = ()
-    reach: bytes | None = None  # MP_REACH_NLRI value
-    unreach: bytes | None = None  # MP_UNREACH_NLRI value
-    reach_flags: int = 0
-    unreach_flags: int = 0
-    reach_pos: int = -1  # offset in attrs.raw where MP_REACH stood (for exact re-encoding)
-    unreach_pos: int = -1
-    disposition: Disposition | None = field(default=None)
+    __slots__ = (
+        "attrs",
+        "disposition",
+        "errors",
+        "reach",
+        "reach_flags",
+        "reach_pos",
+        "unreach",
+        "unreach_flags",
+        "unreach_pos",
+    )
+
+    def __init__(
+        self,
+        attrs: AttrSet,
+        errors: tuple[AttrError, ...] = (),
+        reach: bytes | None = None,
+        unreach: bytes | None = None,
+        reach_flags: int = 0,
+        unreach_flags: int = 0,
+        reach_pos: int = -1,
+        unreach_pos: int = -1,
+        disposition: Disposition | None = None,
+    ) -> None:
+        self.attrs = attrs
+        self.errors = errors
+        self.reach = reach
+        self.unreach = unreach
+        self.reach_flags = reach_flags
+        self.unreach_flags = unreach_flags
+        self.reach_pos = reach_pos
+        self.unreach_pos = unreach_pos
+        self.disposition = disposition
 
 
-def parse_block(block: bytes, ctx: Context) -> ParsedBlock:
+def parse_block(block: bytes, ctx: Context, quick: QuickTable | None = None) -> ParsedBlock:
     """Split and validate an attribute block. Raises NotificationError only where RFC 7606
-    still demands a session reset (duplicate MP attributes, unknown well-known attribute)."""
+    still demands a session reset (duplicate MP attributes, unknown well-known attribute).
+    ``quick`` is the session's :func:`quick_table` (made here if not given)."""
+    if quick is None:
+        quick = quick_table(ctx)
     pieces: list[bytes] = []
     size = 0
     errors: list[AttrError] = []
@@ -375,17 +424,24 @@ def parse_block(block: bytes, ctx: Context) -> ParsedBlock:
     reach_pos = unreach_pos = -1
     as4_path: bytes | None = None
     as4_aggr: bytes | None = None
+    dropped = False
     i = 0
     n = len(block)
     while i < n:
         if n - i < 3:
             errors.append(overrun(f"{n - i} octets left over after the last attribute"))
+            if not dropped:
+                pieces.append(block[:i])
+                dropped = True
             break
         flags = block[i]
         code = block[i + 1]
         if flags & c.FLAG_EXTENDED:
             if n - i < 4:
                 errors.append(overrun("attribute header truncated"))
+                if not dropped:
+                    pieces.append(block[:i])
+                    dropped = True
                 break
             start = i + 4
             end = start + ((block[i + 2] << 8) | block[i + 3])
@@ -394,44 +450,86 @@ def parse_block(block: bytes, ctx: Context) -> ParsedBlock:
             end = start + block[i + 2]
         if end > n:
             errors.append(overrun(f"attribute {code} overruns the attribute block by {end - n} octets"))
+            if not dropped:
+                pieces.append(block[:i])
+                dropped = True
             break
-        value = block[start:end]
-        piece = block[i:end]
+        piece_start = i
         i = end
         if code in seen:
             if code in (c.MP_REACH_NLRI, c.MP_UNREACH_NLRI):
                 raise NotificationError(3, 1, b"", f"attribute {code} appears twice")
             errors.append(AttrError(Disposition.ATTRIBUTE_DISCARD, code, "repeated attribute, first kept", 1))
+            if not dropped:
+                pieces.append(block[:piece_start])
+                dropped = True
             continue
         seen.add(code)
-        if code == c.MP_REACH_NLRI or code == c.MP_UNREACH_NLRI:
+        rule = quick.get(code)
+        if rule is not None:
+            # the cheap checks of validate.quick_table, inline: a valid attribute costs no call
+            expected, kind, param = rule
+            ok = flags & 0xC0 == expected and (expected & c.FLAG_OPTIONAL or not flags & c.FLAG_PARTIAL)
+            if ok:
+                length = end - start
+                if kind == EXACT:
+                    ok = length == param
+                elif kind == MULTIPLE:
+                    ok = length > 0 and length % param == 0
+                elif kind == ORIGIN_VALUE:
+                    ok = length == 1 and block[start] <= c.ORIGIN_INCOMPLETE
+                elif kind == NEXT_HOP_VALUE:
+                    ok = length == 4 and 0 < block[start] < 224
+                else:
+                    ok = quick_ok(rule, flags, block, start, end)
+        else:
+            ok = False
+        if ok:
+            mandatory |= _MANDATORY_BIT.get(code, 0)
+        elif code == c.MP_REACH_NLRI or code == c.MP_UNREACH_NLRI:
             if flags & (c.FLAG_OPTIONAL | c.FLAG_TRANSITIVE) != c.FLAG_OPTIONAL:
-                raise NotificationError(3, 4, piece, f"attribute {code} flags 0x{flags:02x}")
+                raise NotificationError(3, 4, block[piece_start:end], f"attribute {code} flags 0x{flags:02x}")
             if code == c.MP_REACH_NLRI:
-                reach, reach_flags, reach_pos = value, flags, size
+                reach, reach_flags, reach_pos = block[start:end], flags, size
             else:
-                unreach, unreach_flags, unreach_pos = value, flags, size
+                unreach, unreach_flags, unreach_pos = block[start:end], flags, size
+            if not dropped:
+                pieces.append(block[:piece_start])
+                dropped = True
             continue
-        if code in c.EXPECTED_FLAGS:
+        elif code in c.EXPECTED_FLAGS:
+            value = block[start:end]
             err = check_attribute(flags, code, value, ctx)
             if err is not None:
                 errors.append(err)
+                if not dropped:
+                    pieces.append(block[:piece_start])
+                    dropped = True
                 continue
             if code == c.AS4_PATH:
                 as4_path = value
+                if not dropped:
+                    pieces.append(block[:piece_start])
+                    dropped = True
                 continue
             if code == c.AS4_AGGREGATOR:
                 as4_aggr = value
+                if not dropped:
+                    pieces.append(block[:piece_start])
+                    dropped = True
                 continue
             mandatory |= _MANDATORY_BIT.get(code, 0)
         elif not flags & c.FLAG_OPTIONAL:
-            raise NotificationError(3, 2, piece, f"unrecognized well-known attribute {code}")
-        pieces.append(piece)
-        size += len(piece)
-    raw = b"".join(pieces)
+            raise NotificationError(3, 2, block[piece_start:end], f"unrecognized well-known attribute {code}")
+        if dropped:
+            pieces.append(block[piece_start:end])
+        size += end - piece_start
+    raw = b"".join(pieces) if dropped else block
     if not ctx.asn4:
-        raw = _to_four_octet(raw, as4_path, as4_aggr)
-    disposition = max((e.disposition for e in errors), default=None)
+        raw, moved = _to_four_octet(raw, as4_path, as4_aggr)
+        # AS_PATH/AGGREGATOR grew: the MP attributes' places move with them
+        reach_pos, unreach_pos = moved.get(reach_pos, -1), moved.get(unreach_pos, -1)
+    disposition = max((e.disposition for e in errors), default=None) if errors else None
     return ParsedBlock(
         AttrSet(raw, mandatory),
         tuple(errors),
@@ -445,15 +543,19 @@ def parse_block(block: bytes, ctx: Context) -> ParsedBlock:
     )
 
 
-def _to_four_octet(raw: bytes, as4_path: bytes | None, as4_aggr: bytes | None) -> bytes:
+def _to_four_octet(raw: bytes, as4_path: bytes | None, as4_aggr: bytes | None) -> tuple[bytes, dict[int, int]]:
     """RFC 6793 4.2.3: rewrite a 2-octet session's AS_PATH/AGGREGATOR to 4-octet form,
-    merged with AS4_PATH/AS4_AGGREGATOR."""
-    out = []
+    merged with AS4_PATH/AS4_AGGREGATOR. Also returns where each attribute boundary of
+    ``raw`` is in the result."""
+    out: list[bytes] = []
+    moved: dict[int, int] = {}
+    size = 0
     aggr_is_trans = True
     for _, code, start, _ in walk(raw):
         if code == c.AGGREGATOR:
             aggr_is_trans = ((raw[start] << 8) | raw[start + 1]) == c.AS_TRANS
     for flags, code, start, end in walk(raw):
+        moved[walk_start(raw, start, flags)] = size
         value = raw[start:end]
         if code == c.AS_PATH:
             path = decode_as_path(value, 2) or AsPath()
@@ -466,8 +568,10 @@ def _to_four_octet(raw: bytes, as4_path: bytes | None, as4_aggr: bytes | None) -
             else:
                 out.append(attribute(flags, code, value[:2].rjust(4, b"\0") + value[2:]))
         else:
-            out.append(raw[walk_start(raw, start, flags):end])
-    return b"".join(out)
+            out.append(raw[walk_start(raw, start, flags) : end])
+        size += len(out[-1])
+    moved[len(raw)] = size
+    return b"".join(out), moved
 
 
 def walk_start(raw: bytes, value_start: int, flags: int) -> int:
@@ -486,17 +590,17 @@ def to_two_octet(attrs: AttrSet) -> bytes:
             out.append((code, attribute(flags, code, encode_as_path(path, 2))))
             if any(a > 0xFFFF for a in path.asns()):
                 plain = AsPath(tuple(s for s in path.segments if s[0] in (c.AS_SEQUENCE, c.AS_SET)))
-                out.append((c.AS4_PATH, attribute(c.FLAG_OPTIONAL | c.FLAG_TRANSITIVE, c.AS4_PATH,
-                                                  encode_as_path(plain, 4))))
+                out.append(
+                    (c.AS4_PATH, attribute(c.FLAG_OPTIONAL | c.FLAG_TRANSITIVE, c.AS4_PATH, encode_as_path(plain, 4)))
+                )
         elif code == c.AGGREGATOR:
             asn = int.from_bytes(value[:4], "big")
             small = asn if asn <= 0xFFFF else c.AS_TRANS
             out.append((code, attribute(flags, code, small.to_bytes(2, "big") + value[4:8])))
             if asn > 0xFFFF:
-                out.append((c.AS4_AGGREGATOR, attribute(c.FLAG_OPTIONAL | c.FLAG_TRANSITIVE,
-                                                        c.AS4_AGGREGATOR, value)))
+                out.append((c.AS4_AGGREGATOR, attribute(c.FLAG_OPTIONAL | c.FLAG_TRANSITIVE, c.AS4_AGGREGATOR, value)))
         else:
-            out.append((code, raw[walk_start(raw, start, flags):end]))
+            out.append((code, raw[walk_start(raw, start, flags) : end]))
     out.sort(key=lambda p: p[0])
     return b"".join(p for _, p in out)
 

@@ -9,7 +9,7 @@ MP_REACH/MP_UNREACH attribute, never per prefix.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 AFI_IPV4: Final = 1
 AFI_IPV6: Final = 2
@@ -17,8 +17,10 @@ SAFI_UNICAST: Final = 1
 SAFI_MULTICAST: Final = 2
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class Family:
+class Family(NamedTuple):
+    """(AFI, SAFI). A tuple, so hashing and comparing it, as every per-family dict does,
+    costs no Python call."""
+
     afi: int
     safi: int
 
@@ -28,6 +30,9 @@ class Family:
 
     def __str__(self) -> str:
         return self.name
+
+    def __repr__(self) -> str:
+        return f"Family({self.name})"
 
     @classmethod
     def from_name(cls, name: str) -> Family:

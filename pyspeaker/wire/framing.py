@@ -46,8 +46,9 @@ def check_header(data: bytes | bytearray, offset: int, max_len: int = MAX_MESSAG
             length.to_bytes(2, "big"),
             f"bad length {length} for {MESSAGE_NAMES[msg_type]}",
         )
-    if msg_type == ROUTE_REFRESH and length != 23:
-        # RFC 7313 section 5: a ROUTE-REFRESH of the wrong length is its own error
+    if msg_type == ROUTE_REFRESH and length != 23 and len(data) - offset >= length:
+        # RFC 7313 section 5: a ROUTE-REFRESH of the wrong length is its own error, and the
+        # NOTIFICATION carries the complete message (so wait until it has all arrived)
         raise NotificationError(7, 1, bytes(data[offset : offset + length]), f"ROUTE-REFRESH of length {length}")
     return length, msg_type
 

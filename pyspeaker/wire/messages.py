@@ -52,8 +52,23 @@ class Decoder:
         return decode_route_refresh(body)
 
     def iter_decode(self, data: bytes) -> Iterator[Message]:
-        for msg_type, start, end in iter_frames(data, self.ctx.max_message_len):
-            yield self.decode_one(msg_type, data, start, end)
+        """Decode a byte string of concatenated messages, one message at a time."""
+        pos = 0
+        size = len(data)
+        max_len = self.ctx.max_message_len
+        update = self.updates.decode
+        while pos < size:
+            if size - pos >= 19 and data[pos + 18] == c.UPDATE:
+                end = pos + ((data[pos + 16] << 8) | data[pos + 17])
+                if 23 <= end - pos <= max_len and end <= size and data[pos : pos + 16] == c.MARKER:
+                    yield update(data, pos, end)
+                    pos = end
+                    continue
+            # anything else, including every malformed header, takes the careful path
+            for msg_type, start, stop in iter_frames(data[pos : pos + max_len + 19], max_len):
+                yield self.decode_one(msg_type, data, pos + start, pos + stop)
+                pos += stop - start
+                break
 
     def decode(self, data: bytes) -> list[Message]:
         """Every message of ``data``, a byte string of concatenated messages."""

@@ -239,6 +239,8 @@ def _fqdn(raw: bytes) -> dict[str, Any]:
     n = raw[0]
     host = raw[1 : 1 + n].decode()
     m = raw[1 + n]
+    if 2 + n + m != len(raw):
+        raise ValueError
     return {"hostname": host, "domain": raw[2 + n : 2 + n + m].decode()}
 
 

@@ -64,11 +64,20 @@ def to_text(prefix: bytes, address_len: int, addpath: bool = False) -> str:
     if addpath:
         path_id = int.from_bytes(prefix[:4], "big")
         return f"{to_text(prefix[4:], address_len)} path {path_id}"
-    bits = prefix[0]
-    raw = prefix[1:].ljust(address_len, b"\0")
     if address_len == 4:
-        return f"{socket.inet_ntoa(raw)}/{bits}"
-    return f"{socket.inet_ntop(socket.AF_INET6, raw)}/{bits}"
+        b = prefix + b"\0\0\0\0"
+        return f"{b[1]}.{b[2]}.{b[3]}.{b[4]}/{b[0]}"
+    return socket.inet_ntop(socket.AF_INET6, prefix[1:].ljust(16, b"\0")) + "/" + str(prefix[0])
+
+
+def texts(prefixes: list[bytes], address_len: int) -> list[str]:
+    """Text forms of many prefixes of one family (no ADD-PATH), without a call per prefix."""
+    if address_len == 4:
+        pad = b"\0\0\0\0"
+        return [f"{b[1]}.{b[2]}.{b[3]}.{b[4]}/{b[0]}" for b in [p + pad for p in prefixes]]
+    ntop = socket.inet_ntop
+    v6 = socket.AF_INET6
+    return [ntop(v6, p[1:].ljust(16, b"\0")) + "/" + str(p[0]) for p in prefixes]
 
 
 def to_network(prefix: bytes, address_len: int) -> ipaddress.IPv4Network | ipaddress.IPv6Network:

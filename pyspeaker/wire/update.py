@@ -17,9 +17,11 @@ from .context import DEFAULT, Context
 from .errors import AttrError, Disposition, NotificationError
 from .family import BY_KEY, CODECS, IPV4_UNICAST, Family, family
 from .prefix import NBYTES_V4, TABLES, PrefixError, split, split_addpath, to_text
+from .validate import quick_table
 
 _EMPTY: list[bytes] = []
 _MANDATORY_NAMES = ((1, "ORIGIN"), (2, "AS_PATH"), (4, "NEXT_HOP"))
+_CLEAN: tuple[tuple[AttrError, ...], Disposition | None] = ((), None)
 
 
 class MpReach:
@@ -44,37 +46,113 @@ class MpReach:
         return []
 
 
+class Entry:
+    """One distinct attribute block received on a session, validated on first use.
+
+    The decoder files each new block here without parsing it (after a scan of the
+    attribute headers for MP attributes, which carry prefixes and are always split at once).
+    The first access to the UPDATE's attributes, errors or disposition parses and
+    validates the block, once for every UPDATE that carries it."""
+
+    __slots__ = ("block", "owner", "parsed")
+
+    def __init__(self, block: bytes, owner: UpdateDecoder | None, parsed: ParsedBlock | None = None) -> None:
+        self.block = block
+        self.owner = owner
+        self.parsed = parsed
+
+    def get(self) -> ParsedBlock:
+        parsed = self.parsed
+        if parsed is None:
+            assert self.owner is not None
+            parsed = self.parsed = self.owner.parse(self.block)
+            self.owner = None
+        return parsed
+
+
 class Update:
     """A decoded UPDATE.
 
     ``withdrawn`` and ``nlri`` are the IPv4 unicast prefixes of the classic fields; ``reach``
-    and ``unreach`` the multiprotocol ones. ``attrs`` is the interned attribute set (None when
-    the UPDATE carries none). ``errors`` lists RFC 7606 findings; when ``disposition`` is
-    TREAT_AS_WITHDRAW every announced prefix must be handled as withdrawn, which
-    :meth:`announced` and :meth:`withdrawals` already do.
+    and ``unreach`` the multiprotocol ones. :attr:`attrs` is the interned attribute set (None
+    when the UPDATE carries none). :attr:`errors` lists RFC 7606 findings; when
+    :attr:`disposition` is TREAT_AS_WITHDRAW every announced prefix must be handled as
+    withdrawn, which :meth:`announced` and :meth:`withdrawals` already do. Attributes are
+    parsed and validated on first access to any of these three.
     """
 
-    __slots__ = ("_layout", "attrs", "disposition", "errors", "nlri", "reach", "unreach", "withdrawn")
+    __slots__ = ("_checked", "_entry", "_layout", "nlri", "reach", "unreach", "withdrawn")
 
     def __init__(
         self,
         withdrawn: list[bytes],
         nlri: list[bytes],
-        attrs: AttrSet | None,
+        entry: Entry | None,
         reach: MpReach | None = None,
         unreach: tuple[Family, list[bytes]] | None = None,
-        errors: tuple[AttrError, ...] = (),
-        disposition: Disposition | None = None,
         layout: tuple[int, int, int, int] | None = None,
     ) -> None:
         self.withdrawn = withdrawn
         self.nlri = nlri
-        self.attrs = attrs
+        self._entry = entry
         self.reach = reach
         self.unreach = unreach
-        self.errors = errors
-        self.disposition = disposition
         self._layout = layout
+        self._checked: tuple[tuple[AttrError, ...], Disposition | None] | None = None
+
+    @classmethod
+    def build(
+        cls,
+        withdrawn: list[bytes],
+        nlri: list[bytes],
+        attrs: AttrSet | None,
+        reach: MpReach | None = None,
+        unreach: tuple[Family, list[bytes]] | None = None,
+    ) -> Update:
+        """An UPDATE made by this speaker (nothing to validate)."""
+        entry = Entry(b"", None, ParsedBlock(attrs)) if attrs is not None else None
+        return cls(withdrawn, nlri, entry, reach, unreach)
+
+    @property
+    def attrs(self) -> AttrSet | None:
+        entry = self._entry
+        if entry is None:
+            return None
+        parsed = entry.parsed
+        return (parsed if parsed is not None else entry.get()).attrs
+
+    def _check(self) -> tuple[tuple[AttrError, ...], Disposition | None]:
+        checked = self._checked
+        if checked is not None:
+            return checked
+        entry = self._entry
+        if entry is None:
+            if self.nlri:
+                err = AttrError(Disposition.TREAT_AS_WITHDRAW, 0, "NLRI without path attributes", 3)
+                checked = ((err,), err.disposition)
+            else:
+                checked = _CLEAN
+        else:
+            parsed = entry.parsed or entry.get()
+            mandatory = parsed.attrs.mandatory
+            if mandatory == HAS_ALL or not (self.nlri or (self.reach is not None and self.reach.prefixes)):
+                checked = (parsed.errors, parsed.disposition) if parsed.errors else _CLEAN
+            else:
+                need = HAS_ALL if self.nlri else HAS_ORIGIN_AS_PATH
+                if mandatory & need == need:
+                    checked = (parsed.errors, parsed.disposition) if parsed.errors else _CLEAN
+                else:
+                    checked = _missing(parsed.errors, parsed.attrs, need)
+        self._checked = checked
+        return checked
+
+    @property
+    def errors(self) -> tuple[AttrError, ...]:
+        return self._check()[0]
+
+    @property
+    def disposition(self) -> Disposition | None:
+        return self._check()[1]
 
     # -- what the UPDATE means, per family ---------------------------------------------
     @property
@@ -82,7 +160,7 @@ class Update:
         return self.disposition is Disposition.TREAT_AS_WITHDRAW
 
     def announced(self) -> dict[Family, list[bytes]]:
-        if self.disposition is Disposition.TREAT_AS_WITHDRAW:
+        if (self._checked or self._check())[1] is Disposition.TREAT_AS_WITHDRAW:
             return {}
         out: dict[Family, list[bytes]] = {}
         if self.nlri:
@@ -97,7 +175,7 @@ class Update:
             out[IPV4_UNICAST] = self.withdrawn
         if self.unreach is not None and self.unreach[1]:
             _merge(out, self.unreach[0], self.unreach[1])
-        if self.disposition is Disposition.TREAT_AS_WITHDRAW:
+        if (self._checked or self._check())[1] is Disposition.TREAT_AS_WITHDRAW:
             if self.nlri:
                 _merge(out, IPV4_UNICAST, self.nlri)
             if self.reach is not None and self.reach.prefixes:
@@ -198,14 +276,15 @@ def _mp_attr(flags: int, code: int, value: bytes) -> bytes:
 
 
 class UpdateDecoder:
-    """Decodes UPDATEs of one session. Holds the session's block cache."""
+    """Decodes UPDATEs of one session. Holds the session's cache of attribute blocks."""
 
-    __slots__ = ("_blocks", "_v4_split", "_v4_table", "ctx", "interner")
+    __slots__ = ("_blocks", "_quick", "_v4_split", "_v4_table", "ctx", "interner")
 
     def __init__(self, ctx: Context = DEFAULT, interner: Interner | None = None) -> None:
         self.ctx = ctx
         self.interner = interner
-        self._blocks: dict[bytes, ParsedBlock] = {}
+        self._blocks: dict[bytes, Entry] = {}
+        self._quick = quick_table(ctx)
         self._v4_table = NBYTES_V4
         self._v4_split = split_addpath if IPV4_UNICAST in ctx.addpath_rx else split
 
@@ -215,8 +294,37 @@ class UpdateDecoder:
     def clear(self) -> None:
         self._blocks.clear()
 
+    def parse(self, block: bytes) -> ParsedBlock:
+        """Parse and validate an attribute block (RFC 7606), interning its set."""
+        parsed = parse_block(block, self.ctx, self._quick)
+        if self.interner is not None:
+            parsed.attrs = self.interner.intern(parsed.attrs)
+        return parsed
+
+    def _entry(self, block: bytes) -> Entry:
+        """The cache entry of a block not seen before. A block with no MP attribute is filed
+        unparsed; one with an MP attribute (or a broken header chain) is parsed now and not
+        filed, since its prefixes differ from one UPDATE to the next."""
+        i = 0
+        n = len(block) - 2
+        while i < n:
+            code = block[i + 1]
+            if code == c.MP_REACH_NLRI or code == c.MP_UNREACH_NLRI:
+                return Entry(block, None, self.parse(block))
+            if block[i] & c.FLAG_EXTENDED:
+                if i + 3 > n + 1:
+                    break
+                i += 4 + ((block[i + 2] << 8) | block[i + 3])
+            else:
+                i += 3 + block[i + 2]
+        entry = Entry(block, self)
+        self._blocks[block] = entry
+        return entry
+
     def decode(self, data: bytes, start: int = 0, end: int = -1) -> Update:
-        """Decode the UPDATE at ``data[start:end]`` (header included)."""
+        """Decode the UPDATE at ``data[start:end]`` (header included). Raises
+        NotificationError where RFC 7606 still asks for a session reset; attribute errors
+        are reported on the Update (see :attr:`Update.disposition`)."""
         if end < 0:
             end = len(data)
         i = start + 19
@@ -235,32 +343,45 @@ class UpdateDecoder:
         except PrefixError as exc:
             raise NotificationError(3, 10, b"", str(exc)) from None
         if ae == ab:
-            if nlri:
-                err = AttrError(Disposition.TREAT_AS_WITHDRAW, 0, "NLRI without path attributes", 3)
-                return Update(withdrawn, nlri, None, errors=(err,), disposition=err.disposition)
             return Update(withdrawn, nlri, None)
         block = data[ab:ae]
-        parsed = self._blocks.get(block)
-        if parsed is None:
-            parsed = parse_block(block, self.ctx)
-            if self.interner is not None:
-                parsed.attrs = self.interner.intern(parsed.attrs)
-            if parsed.reach is None and parsed.unreach is None:
-                self._blocks[block] = parsed
-        attrs = parsed.attrs
-        disposition = parsed.disposition
-        errors = parsed.errors
-        if parsed.reach is None and parsed.unreach is None:
-            if nlri and attrs.mandatory != HAS_ALL:
-                errors, disposition = _missing(errors, attrs, HAS_ALL)
-            return Update(withdrawn, nlri, attrs, None, None, errors, disposition)
-        reach = self._reach(parsed.reach) if parsed.reach is not None else None
-        unreach = self._unreach(parsed.unreach) if parsed.unreach is not None else None
-        need = HAS_ALL if nlri else HAS_ORIGIN_AS_PATH
-        if (nlri or (reach is not None and reach.prefixes)) and attrs.mandatory & need != need:
-            errors, disposition = _missing(errors, attrs, need)
+        blocks = self._blocks
+        entry = blocks.get(block)
+        if entry is not None:  # the common case: an attribute set seen before, no MP attributes
+            return Update(withdrawn, nlri, entry)
+        code = data[ab + 1]
+        if code == c.MP_REACH_NLRI or code == c.MP_UNREACH_NLRI:
+            # MP attribute first, as most speakers send it: the rest is an ordinary set
+            flags = data[ab]
+            if flags & c.FLAG_EXTENDED:
+                vs = ab + 4
+                ve = vs + ((data[ab + 2] << 8) | data[ab + 3]) if vs <= ae else ae + 1
+            else:
+                vs = ab + 3
+                ve = vs + data[ab + 2]
+            if ve <= ae and flags & 0xC0 == c.FLAG_OPTIONAL:
+                rest = data[ve:ae]
+                entry = blocks.get(rest) or self._entry(rest)
+                parsed = entry.parsed
+                if parsed is None or (parsed.reach is None and parsed.unreach is None):
+                    if code == c.MP_REACH_NLRI:
+                        reach = self._reach(data[vs:ve])
+                        return Update(withdrawn, nlri, entry, reach, None, (0, flags, -1, c.FLAG_OPTIONAL))
+                    unreach = self._unreach(data[vs:ve])
+                    return Update(withdrawn, nlri, entry, None, unreach, (-1, c.FLAG_OPTIONAL, 0, flags))
+        entry = self._entry(block)
+        parsed = entry.parsed
+        if parsed is None or (parsed.reach is None and parsed.unreach is None):
+            return Update(withdrawn, nlri, entry)
         layout = (parsed.reach_pos, parsed.reach_flags, parsed.unreach_pos, parsed.unreach_flags)
-        return Update(withdrawn, nlri, attrs, reach, unreach, errors, disposition, layout)
+        return Update(
+            withdrawn,
+            nlri,
+            entry,
+            self._reach(parsed.reach) if parsed.reach is not None else None,
+            self._unreach(parsed.unreach) if parsed.unreach is not None else None,
+            layout,
+        )
 
     def _reach(self, value: bytes) -> MpReach:
         n = len(value)
@@ -318,7 +439,7 @@ def _attr(code: int, value: bytes) -> bytes:
 
 def _missing(
     errors: tuple[AttrError, ...], attrs: AttrSet, need: int
-) -> tuple[tuple[AttrError, ...], Disposition]:
+) -> tuple[tuple[AttrError, ...], Disposition | None]:
     names = [n for bit, n in _MANDATORY_NAMES if need & bit and not attrs.mandatory & bit]
     err = AttrError(Disposition.TREAT_AS_WITHDRAW, 0, f"missing well-known attribute {', '.join(names)}", 3)
     errs = (*errors, err)

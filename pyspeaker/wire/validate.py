@@ -182,3 +182,65 @@ def check_attribute(flags: int, code: int, value: bytes, ctx: Context) -> AttrEr
 def overrun(reason: str) -> AttrError:
     """RFC 7606 section 4: attribute lengths disagree with the Total Attribute Length."""
     return AttrError(TAW, 0, reason, _MALFORMED_LIST)
+
+
+# -- the fast path: a per-session table of cheap checks -----------------------------------
+# A valid attribute passes these checks without a function call; anything that does not
+# pass goes to check_attribute(), which builds the precise AttrError.
+EXACT = 0
+MULTIPLE = 1
+ORIGIN_VALUE = 2
+NEXT_HOP_VALUE = 3
+AS_PATH_SEGMENTS = 4
+
+QuickTable = dict[int, tuple[int, int, int]]
+
+
+def quick_table(ctx: Context) -> QuickTable:
+    """code -> (expected optional/transitive flags, kind, parameter) for this session.
+    Attributes whose handling depends on the session in a way these kinds cannot express
+    (LOCAL_PREF from eBGP, AS4_* on a 4-octet session) are left out: they take the slow path."""
+    table: QuickTable = {
+        c.ORIGIN: (c.FLAG_TRANSITIVE, ORIGIN_VALUE, 1),
+        c.AS_PATH: (c.FLAG_TRANSITIVE, AS_PATH_SEGMENTS, 4 if ctx.asn4 else 2),
+        c.NEXT_HOP: (c.FLAG_TRANSITIVE, NEXT_HOP_VALUE, 4),
+        c.MULTI_EXIT_DISC: (c.FLAG_OPTIONAL, EXACT, 4),
+        c.ATOMIC_AGGREGATE: (c.FLAG_TRANSITIVE, EXACT, 0),
+        c.AGGREGATOR: (c.FLAG_OPTIONAL | c.FLAG_TRANSITIVE, EXACT, 8 if ctx.asn4 else 6),
+        c.COMMUNITIES: (c.FLAG_OPTIONAL | c.FLAG_TRANSITIVE, MULTIPLE, 4),
+        c.EXTENDED_COMMUNITIES: (c.FLAG_OPTIONAL | c.FLAG_TRANSITIVE, MULTIPLE, 8),
+        c.LARGE_COMMUNITY: (c.FLAG_OPTIONAL | c.FLAG_TRANSITIVE, MULTIPLE, 12),
+    }
+    if ctx.ibgp:
+        table[c.LOCAL_PREF] = (c.FLAG_TRANSITIVE, EXACT, 4)
+        table[c.ORIGINATOR_ID] = (c.FLAG_OPTIONAL, EXACT, 4)
+        table[c.CLUSTER_LIST] = (c.FLAG_OPTIONAL, MULTIPLE, 4)
+    return table
+
+
+def quick_ok(rule: tuple[int, int, int], flags: int, block: bytes, start: int, end: int) -> bool:
+    """True if the attribute at block[start:end] passes its cheap check (see quick_table)."""
+    expected, kind, param = rule
+    if flags & 0xC0 != expected or (flags & c.FLAG_PARTIAL and not expected & c.FLAG_OPTIONAL):
+        return False
+    n = end - start
+    if kind == EXACT:
+        return n == param
+    if kind == MULTIPLE:
+        return n > 0 and n % param == 0
+    if kind == ORIGIN_VALUE:
+        return n == 1 and block[start] <= c.ORIGIN_INCOMPLETE
+    if kind == NEXT_HOP_VALUE:
+        return n == 4 and 0 < block[start] < 224
+    # AS_PATH: segments of known type, non-empty, exactly filling the value; no
+    # confederation segments checked here (the slow path handles eBGP sessions' rule)
+    i = start
+    while i < end:
+        if i + 2 > end:
+            return False
+        seg_type = block[i]
+        count = block[i + 1]
+        if count == 0 or not c.AS_SET <= seg_type <= c.AS_SEQUENCE:
+            return False
+        i += 2 + count * param
+    return i == end

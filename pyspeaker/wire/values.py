@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from struct import unpack_from
 
 from .constants import AS_CONFED_SEQUENCE, AS_CONFED_SET, AS_SEQUENCE, AS_SET, AS_TRANS
 from .errors import EncodeError
@@ -110,10 +111,7 @@ def decode_as_path(value: bytes, asn_len: int) -> AsPath | None:
         j = i + 2 + count * asn_len
         if j > end:
             return None
-        if asn_len == 4:
-            asns = tuple(int.from_bytes(value[k : k + 4], "big") for k in range(i + 2, j, 4))
-        else:
-            asns = tuple((value[k] << 8) | value[k + 1] for k in range(i + 2, j, 2))
+        asns = unpack_from(f">{count}I" if asn_len == 4 else f">{count}H", value, i + 2)
         segs.append((seg_type, asns))
         i = j
     return AsPath(tuple(segs))
@@ -158,7 +156,14 @@ def merge_as4_path(as_path: AsPath, as4_path: AsPath) -> AsPath:
             keep -= 1
         else:
             head.append((seg_type, asns))
-    return AsPath(tuple(head) + as4_path.segments)
+    tail = as4_path.segments
+    if head and tail and head[-1][0] == AS_SEQUENCE and tail[0][0] == AS_SEQUENCE:
+        # one AS_SEQUENCE, not two back to back, as a 4-octet speaker would have sent it
+        joined = head[-1][1] + tail[0][1]
+        if len(joined) <= 255:
+            head[-1] = (AS_SEQUENCE, joined)
+            tail = tail[1:]
+    return AsPath(tuple(head) + tail)
 
 
 def community_text(value: int) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 # One normalized UPDATE message; its keys are exactly FIELDS:
@@ -55,11 +56,13 @@ def empty_update() -> Update:
     }
 
 
+@lru_cache(maxsize=1 << 16)
 def canon_addr(text: str) -> str:
     """Canonical address text (IPv6 compressed, lowercase)."""
     return str(ipaddress.ip_address(text))
 
 
+@lru_cache(maxsize=1 << 18)
 def canon_prefix(addr: str, prefix_len: int) -> str:
     """Canonical prefix text, `str(ipaddress.ip_network(...))`.
 

@@ -53,7 +53,7 @@ def split_messages(data: bytes) -> Iterator[bytes]:
 def _checksum(data: bytes) -> int:
     if len(data) % 2:
         data += b"\x00"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
     while total >> 16:
         total = (total & 0xFFFF) + (total >> 16)
     return ~total & 0xFFFF
@@ -61,7 +61,7 @@ def _checksum(data: bytes) -> int:
 
 def _frame(payload: bytes, seq: int, ident: int) -> bytes:
     if len(payload) > MAX_PAYLOAD:
-        raise ValueError(f"BGP message of {len(payload)} bytes does not fit one IPv4 packet")
+        raise ValueError(f"{len(payload)} bytes of BGP messages do not fit one IPv4 packet")
     tcp_no_csum = struct.pack(
         "!HHIIBBHHH",
         SRC_PORT,
@@ -99,13 +99,18 @@ def _frame(payload: bytes, seq: int, ident: int) -> bytes:
     return eth + ip + tcp + payload
 
 
-def build_frames(data: bytes) -> list[bytes]:
-    """One Ethernet frame per BGP message of the stream, in order."""
+def build_frames(data: bytes, per_packet: int = 1) -> list[bytes]:
+    """Ethernet frames carrying the BGP messages of the stream, in order:
+    `per_packet` whole messages per TCP segment (the default: exactly one)."""
+    if per_packet < 1:
+        raise ValueError("per_packet must be at least 1")
+    messages = list(split_messages(data))
     frames: list[bytes] = []
     seq = INITIAL_SEQ
-    for msg in split_messages(data):
-        frames.append(_frame(msg, seq, len(frames) + 1))
-        seq += len(msg)
+    for start in range(0, len(messages), per_packet):
+        payload = b"".join(messages[start : start + per_packet])
+        frames.append(_frame(payload, seq, len(frames) + 1))
+        seq += len(payload)
     return frames
 
 
@@ -119,10 +124,11 @@ def pcap_bytes(frames: list[bytes]) -> bytes:
     return b"".join(out)
 
 
-def write_pcap(data: bytes, path: str) -> int:
+def write_pcap(data: bytes, path: str, per_packet: int = 1) -> int:
     """Write `data` (concatenated raw BGP messages) to a libpcap file, one message
-    per Ethernet/IPv4/TCP packet. Returns the number of packets written."""
-    frames = build_frames(data)
+    per Ethernet/IPv4/TCP packet (or `per_packet` whole messages per packet).
+    Returns the number of packets written."""
+    frames = build_frames(data, per_packet)
     with open(path, "wb") as fh:
         fh.write(pcap_bytes(frames))
     return len(frames)

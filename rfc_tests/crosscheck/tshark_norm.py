@@ -23,8 +23,20 @@ Quirks of Wireshark 4.0 found (see DecodeResult.untrusted, UNTRUSTED reasons):
   zero-length prefix (a default route) followed by more bytes counts as "not
   clean". A plain block holding a /0 plus other prefixes can therefore be
   misread as ADD-PATH (e.g. 2001:db8:1::/48, ::/0, 2001:db8:0:1::1/128). The
-  input has no ADD-PATH, so any `bgp.nlri_path_id` in tshark's output marks that
-  message's "withdrawn"/"announced" as untrusted.
+  input has no ADD-PATH, so any `bgp.nlri_path_id` in tshark's output marks
+  every field of that message untrusted: after a misdetection in the withdrawn
+  routes tshark reads past the block and takes the path attribute length from
+  the wrong bytes, so the attributes can come out wrong too. Blocks shorter than
+  5 bytes are the easiest prey (the ADD-PATH side of the test is vacuously
+  true): withdrawing 0.0.0.0/0 and 0.0.0.0/1 ("00 01 00") is misread.
+- The NLRI field of an UPDATE with no path attributes (malformed per RFC 4271,
+  but the wire meaning is plain) is not decoded at all. Detected by comparing the
+  size of the NLRI tshark decoded with its own decoded length fields: "announced"
+  is then untrusted.
+- Messages longer than 4096 bytes (RFC 8654 extended messages) are rejected
+  ("Length is invalid") and nothing after the header is decoded: all untrusted.
+- Any error-level expert info in a message (invalid attribute lengths...)
+  marks every field of it untrusted.
 - Communities in 0x0000xxxx and 0xFFFFxxxx are shown as `community_wellknown`
   (one 32-bit value) instead of AS/value; both forms are normalized to high:low.
 - A packet tshark reports as malformed marks every field of its messages untrusted.
@@ -51,7 +63,7 @@ from rfc_tests.crosscheck.common import (
     community_str,
     empty_update,
 )
-from rfc_tests.crosscheck.pcap import build_frames, pcap_bytes
+from rfc_tests.crosscheck.pcap import build_frames, pcap_bytes, split_messages
 
 TRUSTED_FIELDS: frozenset[str] = ALL_FIELDS
 
@@ -156,8 +168,10 @@ class _UpdateBuilder:
             if name == "bgp.prefix_length":
                 prefix_len = _show_int(d)
             elif name == "bgp.nlri_path_id":
+                # Once misdetected, tshark may read past the prefix block and take
+                # the following bytes (attribute lengths...) from the wrong place.
                 self.distrust(
-                    ("withdrawn", "announced"),
+                    ALL_FIELDS,
                     "tshark ADD-PATH heuristic misdetection (NLRI path id reported on a non-ADD-PATH stream)",
                 )
             elif name in _PREFIX_FIELDS:
@@ -281,13 +295,30 @@ class _UpdateBuilder:
             self.prefixes(section)
 
     def build(self, proto: ET.Element) -> None:
+        nlri_size = 0
         for item in proto:
             name = item.get("name")
             if name == "bgp.update.withdrawn_routes" or name == "bgp.update.nlri":
                 self.prefixes(item)
+                if name == "bgp.update.nlri":
+                    nlri_size += int(item.get("size", "0"))
             elif name == "bgp.update.path_attributes":
                 for pa in _children(item, PA):
                     self.attribute(pa)
+        # tshark 4.0 skips the NLRI field of an UPDATE without path attributes:
+        # check the size of what it decoded against its own decoded lengths.
+        lengths = [
+            _child(proto, n)
+            for n in ("bgp.length", "bgp.update.withdrawn_routes.length", "bgp.update.path_attributes.length")
+        ]
+        if all(e is not None for e in lengths):
+            total, withdrawn_len, attrs_len = (_show_int(e) for e in lengths if e is not None)
+            expected_nlri = total - 23 - withdrawn_len - attrs_len
+            if expected_nlri != nlri_size:
+                self.distrust(
+                    ("announced",),
+                    f"tshark decoded {nlri_size} of {expected_nlri} NLRI bytes (NLRI without path attributes?)",
+                )
         for expert in _descendants(proto, "_ws.expert"):
             severity = _child(expert, "_ws.expert.severity")
             if severity is not None and _show_int(severity) >= EXPERT_SEVERITY_ERROR:
@@ -308,29 +339,40 @@ _ATTR_FIELD: dict[int, str] = {
     7: "aggregator",
     8: "communities",
     14: "mp_next_hop",
+    15: "withdrawn",
     16: "ext_communities",
     32: "large_communities",
 }
 
 
-def _parse_pdml(path: str, frames: list[bytes], result: DecodeResult) -> int:
-    """Fill `result` from a PDML file; returns the number of BGP messages seen."""
-    messages = 0
+def _parse_pdml(path: str, frames: list[bytes], framed_types: list[int], result: DecodeResult) -> None:
+    """Fill `result` from a PDML file of the capture made of `frames`, which carry
+    BGP messages whose header type codes are `framed_types`, in order."""
     packets = 0
+    messages = 0
     for _event, elem in ET.iterparse(path, events=("end",)):
         if elem.tag != "packet":
             continue
+        if packets >= len(frames):
+            raise RuntimeError(f"tshark reported more packets than the {len(frames)} written")
         frame = frames[packets]
         packets += 1
         malformed = any(p.get("name") == "_ws.malformed" for p in elem.iter("proto"))
-        for proto in elem.iter("proto"):
-            if proto.get("name") != "bgp":
-                continue
+        # A packet may hold several BGP messages: one <proto name="bgp"> each.
+        for proto in (p for p in elem.iter("proto") if p.get("name") == "bgp"):
+            if messages >= len(framed_types):
+                raise RuntimeError(f"tshark reported more BGP messages than the {len(framed_types)} written")
+            framed_type = framed_types[messages]
             messages += 1
             type_elem = _child(proto, "bgp.type")
-            if type_elem is None or _show_int(type_elem) != 2:
+            tshark_type = _show_int(type_elem) if type_elem is not None else None
+            if framed_type != 2 and tshark_type != 2:
                 continue
             builder = _UpdateBuilder(frame)
+            if tshark_type != framed_type:
+                # e.g. a message longer than 4096 bytes (RFC 8654): tshark 4.0 stops
+                # at the header with "Length is invalid" and decodes nothing else.
+                builder.distrust(ALL_FIELDS, f"tshark did not decode the message (type {tshark_type})")
             try:
                 builder.build(proto)
             except (ValueError, TypeError) as exc:
@@ -341,13 +383,17 @@ def _parse_pdml(path: str, frames: list[bytes], result: DecodeResult) -> int:
         elem.clear()
     if packets != len(frames):
         raise RuntimeError(f"tshark dissected {packets} packets, {len(frames)} were written")
-    return messages
+    if messages != len(framed_types):
+        raise RuntimeError(f"tshark found {messages} BGP messages, {len(framed_types)} were written")
 
 
-def tshark_decode(data: bytes) -> DecodeResult:
+def tshark_decode(data: bytes, *, per_packet: int = 1) -> DecodeResult:
     """Decode a concatenated raw BGP message stream with tshark; returns the
-    normalized UPDATEs and, per UPDATE, the fields tshark could not be trusted for."""
-    frames = build_frames(data)
+    normalized UPDATEs and, per UPDATE, the fields tshark could not be trusted for.
+    `per_packet` is how many messages each synthetic TCP segment carries."""
+    # Framing only (marker, length, type octet): the capture is built from it.
+    framed_types = [msg[18] for msg in split_messages(data)]
+    frames = build_frames(data, per_packet)
     result = DecodeResult()
     with tempfile.TemporaryDirectory(prefix="pyspeaker-tshark-") as tmp:
         pcap_path = os.path.join(tmp, "stream.pcap")
@@ -356,14 +402,10 @@ def tshark_decode(data: bytes) -> DecodeResult:
             fh.write(pcap_bytes(frames))
         env = dict(os.environ, HOME=tmp, XDG_CONFIG_HOME=tmp)  # no user preferences leak in
         with open(pdml_path, "wb") as out:
-            proc = subprocess.run(
-                tshark_command(pcap_path), stdout=out, stderr=subprocess.PIPE, env=env, check=False
-            )
+            proc = subprocess.run(tshark_command(pcap_path), stdout=out, stderr=subprocess.PIPE, env=env, check=False)
         if proc.returncode != 0:
             raise RuntimeError(f"tshark failed ({proc.returncode}): {proc.stderr.decode(errors='replace')}")
-        messages = _parse_pdml(pdml_path, frames, result)
-    if messages != len(frames):
-        raise RuntimeError(f"tshark found {messages} BGP messages, {len(frames)} were written")
+        _parse_pdml(pdml_path, frames, framed_types, result)
     return result
 
 

@@ -1,0 +1,206 @@
+"""The codec benchmark: pyspeaker against ExaBGP, yabgp, os-ken, scapy and a pure-Python floor.
+
+    python -m benchmarks.codec                      # full corpus: 1,000,000 IPv4 + 200,000 IPv6
+    python -m benchmarks.codec --v4 100000 --v6 20000 --repeat 5
+    python -m benchmarks.codec --corpus capture.bgp # any file of raw BGP messages (4-octet AS)
+    python -m benchmarks.codec --smoke              # small corpus, every codec once, counts checked
+    python -m benchmarks.codec --json out.json
+
+Every codec runs on the same bytes in one process; runs are interleaved (round robin) and
+the median is reported, so the machine's noise falls on all of them alike. Ratios are
+computed from the medians of this one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from benchmarks.codec import pyspeaker_adapter as ours
+from benchmarks.codec.competitors import DECODERS, ENCODERS
+from benchmarks.codec.floor import decode_floor, prepare_encode_input
+from benchmarks.corpus import generate, generate_small, iter_messages
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+
+# Targets from the project's issue, checked against this run's own figures.
+TARGETS = (
+    ("decode", "pyspeaker-lazy", "floor", 0.8),
+    ("decode", "pyspeaker-full", "exabgp", 10.0),
+    ("decode", "pyspeaker-full", "yabgp", 3.0),
+)
+ENCODE_TARGET = 3_000_000  # prefixes/s from wire-form prefixes with re-used attribute bytes
+
+
+def _corpus(args: argparse.Namespace) -> tuple[bytes, str]:
+    if args.smoke:
+        return generate_small(1), "generate_small(1)"
+    if args.corpus:
+        return args.corpus.read_bytes(), str(args.corpus)
+    DATA_DIR.mkdir(exist_ok=True)
+    path = DATA_DIR / f"corpus-{args.v4}-{args.v6}-{args.seed}.bgp"
+    if not path.exists():
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(generate(args.v4, args.v6, args.seed))
+        tmp.replace(path)
+    return path.read_bytes(), f"generate({args.v4}, {args.v6}, seed={args.seed})"
+
+
+def _interleaved(jobs: dict[str, Callable[[], int]], repeat: int) -> dict[str, tuple[int, list[float]]]:
+    """Run every job ``repeat`` times, round robin; return (result, seconds per run)."""
+    out: dict[str, tuple[int, list[float]]] = {name: (0, []) for name in jobs}
+    for _ in range(repeat):
+        for name, job in jobs.items():
+            gc.collect()
+            started = time.perf_counter()
+            result = job()
+            out[name][1].append(time.perf_counter() - started)
+            out[name] = (result, out[name][1])
+    return out
+
+
+def _available(
+    names: list[str], registry: dict[str, Any], probe: Callable[[str], None]
+) -> tuple[list[str], dict[str, str]]:
+    ok, skipped = [], {}
+    for name in names:
+        if name not in registry:
+            continue
+        try:
+            probe(name)
+        except ImportError as exc:
+            skipped[name] = f"not installed ({exc.name})"
+        else:
+            ok.append(name)
+    return ok, skipped
+
+
+def run(data: bytes, names: list[str], repeat: int) -> dict[str, Any]:
+    messages = sum(1 for _ in iter_messages(data))
+    expected = decode_floor(data)
+    small = generate_small(1)
+
+    dec_names, skipped = _available(names, DECODERS, lambda n: DECODERS[n](small[:0]))
+    decoders: dict[str, Callable[[], int]] = {"pyspeaker-lazy": lambda: ours.decode_lazy(data)}
+    decoders["pyspeaker-full"] = lambda: ours.decode_full(data)
+    for name in dec_names:
+        decoders[name] = lambda fn=DECODERS[name]: fn(data)  # type: ignore[misc]
+    decode = _interleaved(decoders, repeat)
+
+    groups = prepare_encode_input(data)
+    total = sum(len(p) for _, p in groups)
+    enc_names, enc_skipped = _available(names, ENCODERS, lambda n: ENCODERS[n][0]([]))
+    encoders: dict[str, Callable[[], int]] = {"pyspeaker": lambda: ours.encode(groups)}
+    for name in enc_names:
+        prepare, encode = ENCODERS[name]
+        prepared = prepare(groups)
+        encoders[name] = lambda fn=encode, p=prepared: fn(p)  # type: ignore[misc]
+    encode_runs = _interleaved(encoders, repeat)
+
+    rows = []
+    for op, results, want in (("decode", decode, expected), ("encode", encode_runs, total)):
+        for name, (count, times) in results.items():
+            med = statistics.median(times)
+            rows.append(
+                {
+                    "op": op,
+                    "codec": name,
+                    "prefixes": count,
+                    "expected": want,
+                    "agree": count == want,
+                    "seconds_median": med,
+                    "runs": len(times),
+                    "prefixes_per_s": count / med,
+                    "messages_per_s": (messages if op == "decode" else None) and messages / med,
+                }
+            )
+    rate = {(r["op"], r["codec"]): r["prefixes_per_s"] for r in rows}
+    targets = []
+    for op, name, other, factor in TARGETS:
+        if (op, other) in rate:
+            ratio = rate[(op, name)] / rate[(op, other)]
+            targets.append({"what": f"{name} / {other}", "ratio": ratio, "target": factor, "met": ratio >= factor})
+    enc = rate[("encode", "pyspeaker")]
+    targets.append(
+        {"what": "pyspeaker encode prefixes/s", "ratio": enc, "target": ENCODE_TARGET, "met": enc >= ENCODE_TARGET}
+    )
+    return {
+        "messages": messages,
+        "prefixes": expected,
+        "encode_prefixes": total,
+        "repeat": repeat,
+        "rows": rows,
+        "targets": targets,
+        "skipped": {**skipped, **{f"encode {k}": v for k, v in enc_skipped.items()}},
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "load_average": os.getloadavg(),
+        },
+    }
+
+
+def _print(result: dict[str, Any], source: str) -> None:
+    print(
+        f"corpus: {source}: {result['messages']:,} messages, {result['prefixes']:,} prefixes "
+        f"(encode: {result['encode_prefixes']:,} IPv4 prefixes); median of {result['repeat']} interleaved runs"
+    )
+    floor = {r["op"]: r["prefixes_per_s"] for r in result["rows"] if r["codec"] == "floor"}
+    print(f"{'op':7}{'codec':16}{'prefixes/s':>14}{'messages/s':>13}{'x floor':>9}  agree")
+    for r in result["rows"]:
+        ratio = r["prefixes_per_s"] / floor[r["op"]] if r["op"] in floor else float("nan")
+        msgs = f"{r['messages_per_s']:,.0f}" if r["messages_per_s"] else "-"
+        agree = "yes" if r["agree"] else f"NO ({r['prefixes']} of {r['expected']})"
+        print(f"{r['op']:7}{r['codec']:16}{r['prefixes_per_s']:>14,.0f}{msgs:>13}{ratio:>9.2f}  {agree}")
+    for name, why in result["skipped"].items():
+        print(f"skipped {name}: {why}")
+    for t in result["targets"]:
+        mark = "met" if t["met"] else "NOT met"
+        print(f"target {t['what']}: {t['ratio']:,.2f} (target {t['target']:,}) {mark}")
+    print(f"load average during the run: {', '.join(f'{x:.2f}' for x in result['machine']['load_average'])}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.codec", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--corpus", type=Path, help="file of concatenated raw BGP messages (4-octet AS)")
+    parser.add_argument("--v4", type=int, default=1_000_000)
+    parser.add_argument("--v6", type=int, default=200_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--only", help="comma-separated competitor names (default: all)")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--smoke", action="store_true", help="small corpus, one run: checks that every codec works")
+    parser.add_argument("--json", type=Path, help="write the result as JSON to this file ('-' for stdout)")
+    args = parser.parse_args(argv)
+    data, source = _corpus(args)
+    names = args.only.split(",") if args.only else list(DECODERS)
+    result = run(data, names, 1 if args.smoke else args.repeat)
+    result["corpus"] = source
+    if args.json and str(args.json) == "-":
+        print(json.dumps(result, indent=2))
+    else:
+        _print(result, source)
+        if args.json:
+            args.json.write_text(json.dumps(result, indent=2) + "\n")
+    disagree = [r["codec"] for r in result["rows"] if not r["agree"]]
+    if disagree:
+        print(f"prefix counts disagree: {', '.join(disagree)}", file=sys.stderr)
+        return 1
+    if args.smoke and result["skipped"]:
+        print("smoke run: a competitor is not installed (run benchmarks/install.sh)", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
