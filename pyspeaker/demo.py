@@ -51,10 +51,14 @@ def main_demo(count: int = 200_000, seed: int = 1) -> int:
     updates = dec.decode(data)
     t_dec = time.perf_counter() - t0
     n = sum(len(p) for u in updates if isinstance(u, Update) for p in u.announced().values())
-    print(f"encoded {count:,} IPv4 prefixes into {len(msgs):,} UPDATEs, {len(data):,} octets, in {t_enc:.3f} s "
-          f"({count / t_enc:,.0f} prefixes/s)")
-    print(f"decoded {len(updates):,} messages, {n:,} prefixes, {len(dec.updates):,} distinct attribute sets, "
-          f"in {t_dec:.3f} s ({n / t_dec:,.0f} prefixes/s)")
+    print(
+        f"encoded {count:,} IPv4 prefixes into {len(msgs):,} UPDATEs, {len(data):,} octets, in {t_enc:.3f} s "
+        f"({count / t_enc:,.0f} prefixes/s)"
+    )
+    print(
+        f"decoded {len(updates):,} messages, {n:,} prefixes, {len(dec.updates):,} distinct attribute sets, "
+        f"in {t_dec:.3f} s ({n / t_dec:,.0f} prefixes/s)"
+    )
     print("first and last messages, as `pyspeaker decode` prints them:")
     for msg in (updates[0], updates[-1]):
         text = json.dumps(msg.to_json())

@@ -17,15 +17,15 @@ from . import constants as c
 from .context import Context
 from .errors import AttrError, Disposition, NotificationError
 from .validate import (
-    EXACT,
-    MULTIPLE,
-    NEXT_HOP_VALUE,
-    ORIGIN_VALUE,
-    QuickTable,
+    HAS_AS_PATH,
+    HAS_NEXT_HOP,
+    HAS_ORIGIN,
+    MANDATORY_BIT,
+    FastRules,
     check_attribute,
+    fast_rules,
+    fast_scan,
     overrun,
-    quick_ok,
-    quick_table,
 )
 from .values import (
     Aggregator,
@@ -41,13 +41,9 @@ from .values import (
 
 IPv4Address = ipaddress.IPv4Address
 
-# Bits of AttrSet.mandatory
-HAS_ORIGIN = 1
-HAS_AS_PATH = 2
-HAS_NEXT_HOP = 4
 HAS_ORIGIN_AS_PATH = HAS_ORIGIN | HAS_AS_PATH
+AFTER_OTHER_MP = 0x100  # in ParsedBlock.*_flags: stood right after the other MP attribute
 HAS_ALL = HAS_ORIGIN | HAS_AS_PATH | HAS_NEXT_HOP
-_MANDATORY_BIT = {c.ORIGIN: HAS_ORIGIN, c.AS_PATH: HAS_AS_PATH, c.NEXT_HOP: HAS_NEXT_HOP}
 
 
 def attribute(flags: int, code: int, value: bytes) -> bytes:
@@ -89,7 +85,7 @@ class AttrSet:
         if mandatory is None:
             mandatory = 0
             for _, code, _, _ in walk(raw):
-                mandatory |= _MANDATORY_BIT.get(code, 0)
+                mandatory |= MANDATORY_BIT.get(code, 0)
         self.mandatory = mandatory
         self._values: dict[str, Any] | None = None
 
@@ -408,12 +404,16 @@ class ParsedBlock:
         self.disposition = disposition
 
 
-def parse_block(block: bytes, ctx: Context, quick: QuickTable | None = None) -> ParsedBlock:
+def parse_block(block: bytes, ctx: Context, rules: FastRules | None = None) -> ParsedBlock:
     """Split and validate an attribute block. Raises NotificationError only where RFC 7606
     still demands a session reset (duplicate MP attributes, unknown well-known attribute).
-    ``quick`` is the session's :func:`quick_table` (made here if not given)."""
-    if quick is None:
-        quick = quick_table(ctx)
+    ``rules`` is the session's :func:`~pyspeaker.wire.validate.fast_rules` (made here if
+    not given): a block they vouch for is taken as it is, without the full parse."""
+    if rules is None:
+        rules = fast_rules(ctx)
+    fast = fast_scan(block, rules)
+    if fast is not None:
+        return ParsedBlock(AttrSet(block, fast))
     pieces: list[bytes] = []
     size = 0
     errors: list[AttrError] = []
@@ -465,34 +465,16 @@ def parse_block(block: bytes, ctx: Context, quick: QuickTable | None = None) -> 
                 dropped = True
             continue
         seen.add(code)
-        rule = quick.get(code)
-        if rule is not None:
-            # the cheap checks of validate.quick_table, inline: a valid attribute costs no call
-            expected, kind, param = rule
-            ok = flags & 0xC0 == expected and (expected & c.FLAG_OPTIONAL or not flags & c.FLAG_PARTIAL)
-            if ok:
-                length = end - start
-                if kind == EXACT:
-                    ok = length == param
-                elif kind == MULTIPLE:
-                    ok = length > 0 and length % param == 0
-                elif kind == ORIGIN_VALUE:
-                    ok = length == 1 and block[start] <= c.ORIGIN_INCOMPLETE
-                elif kind == NEXT_HOP_VALUE:
-                    ok = length == 4 and 0 < block[start] < 224
-                else:
-                    ok = quick_ok(rule, flags, block, start, end)
-        else:
-            ok = False
-        if ok:
-            mandatory |= _MANDATORY_BIT.get(code, 0)
-        elif code == c.MP_REACH_NLRI or code == c.MP_UNREACH_NLRI:
+        if code == c.MP_REACH_NLRI or code == c.MP_UNREACH_NLRI:
             if flags & (c.FLAG_OPTIONAL | c.FLAG_TRANSITIVE) != c.FLAG_OPTIONAL:
                 raise NotificationError(3, 4, block[piece_start:end], f"attribute {code} flags 0x{flags:02x}")
             if code == c.MP_REACH_NLRI:
-                reach, reach_flags, reach_pos = block[start:end], flags, size
+                # 0x100 marks the second of two MP attributes standing at the same place
+                later = AFTER_OTHER_MP if unreach_pos == size else 0
+                reach, reach_flags, reach_pos = block[start:end], flags | later, size
             else:
-                unreach, unreach_flags, unreach_pos = block[start:end], flags, size
+                later = AFTER_OTHER_MP if reach_pos == size else 0
+                unreach, unreach_flags, unreach_pos = block[start:end], flags | later, size
             if not dropped:
                 pieces.append(block[:piece_start])
                 dropped = True
@@ -518,7 +500,7 @@ def parse_block(block: bytes, ctx: Context, quick: QuickTable | None = None) -> 
                     pieces.append(block[:piece_start])
                     dropped = True
                 continue
-            mandatory |= _MANDATORY_BIT.get(code, 0)
+            mandatory |= MANDATORY_BIT.get(code, 0)
         elif not flags & c.FLAG_OPTIONAL:
             raise NotificationError(3, 2, block[piece_start:end], f"unrecognized well-known attribute {code}")
         if dropped:

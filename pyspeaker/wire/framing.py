@@ -37,9 +37,7 @@ def check_header(data: bytes | bytearray, offset: int, max_len: int = MAX_MESSAG
     msg_type = data[offset + 18]
     if msg_type not in MIN_LENGTH:
         raise NotificationError(1, _BAD_TYPE, bytes((msg_type,)), f"unknown message type {msg_type}")
-    if length < MIN_LENGTH[msg_type] or length > max_len or (
-        msg_type == KEEPALIVE and length != HEADER_LEN
-    ):
+    if length < MIN_LENGTH[msg_type] or length > max_len or (msg_type == KEEPALIVE and length != HEADER_LEN):
         raise NotificationError(
             1,
             _BAD_LENGTH,

@@ -198,9 +198,7 @@ class RouteRefresh:
     subtype: int = c.REFRESH_NORMAL
 
     def encode(self) -> bytes:
-        return (
-            c.MARKER + b"\x00\x17\x05" + self.family.afi.to_bytes(2, "big") + bytes((self.subtype, self.family.safi))
-        )
+        return c.MARKER + b"\x00\x17\x05" + self.family.afi.to_bytes(2, "big") + bytes((self.subtype, self.family.safi))
 
     def to_json(self) -> dict[str, Any]:
         names = {0: "request", 1: "begin-of-route-refresh", 2: "end-of-route-refresh"}

@@ -117,7 +117,10 @@ def add_path(entries: list[tuple[Family, int]]) -> Capability:
 
 
 def graceful_restart(
-    restart_time: int, families: list[tuple[Family, int]], restarting: bool = False, notification: bool = False,
+    restart_time: int,
+    families: list[tuple[Family, int]],
+    restarting: bool = False,
+    notification: bool = False,
     reserved_bits: int = 0,
 ) -> Capability:
     """RFC 4724 + RFC 8538. ``families`` pairs a family with its flags octet, sent as given
@@ -164,9 +167,7 @@ def parse_graceful_restart(raw: bytes) -> GracefulRestart:
     if len(raw) < 2 or (len(raw) - 2) % 4:
         raise ValueError(f"graceful restart capability of {len(raw)} octets")
     word = (raw[0] << 8) | raw[1]
-    fams = tuple(
-        (family((raw[i] << 8) | raw[i + 1], raw[i + 2]), raw[i + 3]) for i in range(2, len(raw), 4)
-    )
+    fams = tuple((family((raw[i] << 8) | raw[i + 1], raw[i + 2]), raw[i + 3]) for i in range(2, len(raw), 4))
     return GracefulRestart(bool(word & 0x8000), bool(word & 0x4000), word & 0xFFF, fams, raw)
 
 
@@ -287,8 +288,9 @@ class Open:
     raw: bytes = field(default=b"", compare=False)
 
     @classmethod
-    def build(cls, asn: int, hold_time: int, bgp_id: str | ipaddress.IPv4Address,
-              capabilities: list[Capability]) -> Open:
+    def build(
+        cls, asn: int, hold_time: int, bgp_id: str | ipaddress.IPv4Address, capabilities: list[Capability]
+    ) -> Open:
         my_as = asn if asn <= 0xFFFF else c.AS_TRANS
         return cls(my_as, hold_time, ipaddress.IPv4Address(bgp_id), tuple(capabilities))
 
@@ -412,5 +414,13 @@ def decode_open(data: bytes) -> Open:
             j += 2 + clen
         grouping.append(count)
         i = pe
-    return Open(version=version, my_as=my_as, hold_time=hold, bgp_id=bgp_id, capabilities=tuple(caps),
-                grouping=tuple(grouping), extended=extended, raw=bytes(data))
+    return Open(
+        version=version,
+        my_as=my_as,
+        hold_time=hold,
+        bgp_id=bgp_id,
+        capabilities=tuple(caps),
+        grouping=tuple(grouping),
+        extended=extended,
+        raw=bytes(data),
+    )

@@ -76,8 +76,13 @@ def announce_mp(
     for chunk in _chunks(prefixes, room):
         value = fixed_value + b"".join(chunk)
         block = attribute(c.FLAG_OPTIONAL, c.MP_REACH_NLRI, value) + attrs
-        out.append(c.MARKER + (_UPDATE_HEADER + len(block)).to_bytes(2, "big") + b"\x02\x00\x00"
-                   + len(block).to_bytes(2, "big") + block)
+        out.append(
+            c.MARKER
+            + (_UPDATE_HEADER + len(block)).to_bytes(2, "big")
+            + b"\x02\x00\x00"
+            + len(block).to_bytes(2, "big")
+            + block
+        )
     return out
 
 
@@ -86,8 +91,13 @@ def withdraw_mp(fam: Family, prefixes: Sequence[bytes], max_len: int = c.MAX_MES
     out = []
     for chunk in _chunks(prefixes, max_len - _UPDATE_HEADER - 4 - 3):
         block = attribute(c.FLAG_OPTIONAL, c.MP_UNREACH_NLRI, head + b"".join(chunk))
-        out.append(c.MARKER + (_UPDATE_HEADER + len(block)).to_bytes(2, "big") + b"\x02\x00\x00"
-                   + len(block).to_bytes(2, "big") + block)
+        out.append(
+            c.MARKER
+            + (_UPDATE_HEADER + len(block)).to_bytes(2, "big")
+            + b"\x02\x00\x00"
+            + len(block).to_bytes(2, "big")
+            + block
+        )
     return out
 
 

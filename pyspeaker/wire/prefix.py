@@ -70,14 +70,18 @@ def to_text(prefix: bytes, address_len: int, addpath: bool = False) -> str:
     return socket.inet_ntop(socket.AF_INET6, prefix[1:].ljust(16, b"\0")) + "/" + str(prefix[0])
 
 
+_SLASH: Final = tuple(f"/{n}" for n in range(256))
+
+
 def texts(prefixes: list[bytes], address_len: int) -> list[str]:
     """Text forms of many prefixes of one family (no ADD-PATH), without a call per prefix."""
+    slash = _SLASH
     if address_len == 4:
-        pad = b"\0\0\0\0"
-        return [f"{b[1]}.{b[2]}.{b[3]}.{b[4]}/{b[0]}" for b in [p + pad for p in prefixes]]
+        ntoa = socket.inet_ntoa
+        return [ntoa(p[1:].ljust(4, b"\0")) + slash[p[0]] for p in prefixes]
     ntop = socket.inet_ntop
     v6 = socket.AF_INET6
-    return [ntop(v6, p[1:].ljust(16, b"\0")) + "/" + str(p[0]) for p in prefixes]
+    return [ntop(v6, p[1:].ljust(16, b"\0")) + slash[p[0]] for p in prefixes]
 
 
 def to_network(prefix: bytes, address_len: int) -> ipaddress.IPv4Network | ipaddress.IPv6Network:

@@ -17,7 +17,7 @@ from .context import DEFAULT, Context
 from .errors import AttrError, Disposition, NotificationError
 from .family import BY_KEY, CODECS, IPV4_UNICAST, Family, family
 from .prefix import NBYTES_V4, TABLES, PrefixError, split, split_addpath, to_text
-from .validate import quick_table
+from .validate import fast_rules
 
 _EMPTY: list[bytes] = []
 _MANDATORY_NAMES = ((1, "ORIGIN"), (2, "AS_PATH"), (4, "NEXT_HOP"))
@@ -74,7 +74,9 @@ class Update:
     """A decoded UPDATE.
 
     ``withdrawn`` and ``nlri`` are the IPv4 unicast prefixes of the classic fields; ``reach``
-    and ``unreach`` the multiprotocol ones. :attr:`attrs` is the interned attribute set (None
+    and ``unreach`` the multiprotocol ones (for a family the codec does not speak, its NLRI is
+    kept as one opaque item and left out of :meth:`announced` and :meth:`withdrawals`).
+    :attr:`attrs` is the interned attribute set (None
     when the UPDATE carries none). :attr:`errors` lists RFC 7606 findings; when
     :attr:`disposition` is TREAT_AS_WITHDRAW every announced prefix must be handled as
     withdrawn, which :meth:`announced` and :meth:`withdrawals` already do. Attributes are
@@ -165,7 +167,7 @@ class Update:
         out: dict[Family, list[bytes]] = {}
         if self.nlri:
             out[IPV4_UNICAST] = self.nlri
-        if self.reach is not None and self.reach.prefixes:
+        if self.reach is not None and self.reach.prefixes and self.reach.family in CODECS:
             _merge(out, self.reach.family, self.reach.prefixes)
         return out
 
@@ -173,12 +175,12 @@ class Update:
         out: dict[Family, list[bytes]] = {}
         if self.withdrawn:
             out[IPV4_UNICAST] = self.withdrawn
-        if self.unreach is not None and self.unreach[1]:
+        if self.unreach is not None and self.unreach[1] and self.unreach[0] in CODECS:
             _merge(out, self.unreach[0], self.unreach[1])
         if (self._checked or self._check())[1] is Disposition.TREAT_AS_WITHDRAW:
             if self.nlri:
                 _merge(out, IPV4_UNICAST, self.nlri)
-            if self.reach is not None and self.reach.prefixes:
+            if self.reach is not None and self.reach.prefixes and self.reach.family in CODECS:
                 _merge(out, self.reach.family, self.reach.prefixes)
         return out
 
@@ -200,12 +202,13 @@ class Update:
     def encode(self, ctx: Context = DEFAULT) -> bytes:
         """The message on the wire. For a decoded, well-formed UPDATE the bytes received."""
         raw = self.attrs.raw if self.attrs is not None else b""
-        inserts: list[tuple[int, bytes]] = []
+        inserts: list[tuple[int, int, bytes]] = []
         reach_pos, reach_flags, unreach_pos, unreach_flags = self._layout or (-1, 0x80, -1, 0x80)
         if self.unreach is not None:
             fam, prefixes = self.unreach
             value = fam.afi.to_bytes(2, "big") + bytes((fam.safi,)) + b"".join(prefixes)
-            inserts.append((unreach_pos if unreach_pos >= 0 else 0, _mp_attr(unreach_flags, c.MP_UNREACH_NLRI, value)))
+            pos = unreach_pos if unreach_pos >= 0 else 0
+            inserts.append((pos, unreach_flags >> 8, _mp_attr(unreach_flags & 0xFF, c.MP_UNREACH_NLRI, value)))
         if self.reach is not None:
             r = self.reach
             value = (
@@ -215,12 +218,13 @@ class Update:
                 + b"\0"
                 + b"".join(r.prefixes)
             )
-            inserts.append((reach_pos if reach_pos >= 0 else 0, _mp_attr(reach_flags, c.MP_REACH_NLRI, value)))
+            pos = reach_pos if reach_pos >= 0 else 0
+            inserts.append((pos, reach_flags >> 8, _mp_attr(reach_flags & 0xFF, c.MP_REACH_NLRI, value)))
         if inserts:
-            inserts.sort(key=lambda x: x[0])
+            inserts.sort(key=lambda x: (x[0], x[1]))
             parts = []
             last = 0
-            for pos, piece in inserts:
+            for pos, _, piece in inserts:
                 parts.append(raw[last:pos])
                 parts.append(piece)
                 last = pos
@@ -278,13 +282,13 @@ def _mp_attr(flags: int, code: int, value: bytes) -> bytes:
 class UpdateDecoder:
     """Decodes UPDATEs of one session. Holds the session's cache of attribute blocks."""
 
-    __slots__ = ("_blocks", "_quick", "_v4_split", "_v4_table", "ctx", "interner")
+    __slots__ = ("_blocks", "_rules", "_v4_split", "_v4_table", "ctx", "interner")
 
     def __init__(self, ctx: Context = DEFAULT, interner: Interner | None = None) -> None:
         self.ctx = ctx
         self.interner = interner
         self._blocks: dict[bytes, Entry] = {}
-        self._quick = quick_table(ctx)
+        self._rules = fast_rules(ctx)
         self._v4_table = NBYTES_V4
         self._v4_split = split_addpath if IPV4_UNICAST in ctx.addpath_rx else split
 
@@ -296,20 +300,27 @@ class UpdateDecoder:
 
     def parse(self, block: bytes) -> ParsedBlock:
         """Parse and validate an attribute block (RFC 7606), interning its set."""
-        parsed = parse_block(block, self.ctx, self._quick)
+        parsed = parse_block(block, self.ctx, self._rules)
         if self.interner is not None:
             parsed.attrs = self.interner.intern(parsed.attrs)
         return parsed
 
     def _entry(self, block: bytes) -> Entry:
         """The cache entry of a block not seen before. A block with no MP attribute is filed
-        unparsed; one with an MP attribute (or a broken header chain) is parsed now and not
-        filed, since its prefixes differ from one UPDATE to the next."""
+        unparsed; one with an MP attribute is parsed now and not filed, since its prefixes
+        differ from one UPDATE to the next. One with an unrecognized well-known attribute
+        is parsed now, which raises the NOTIFICATION it calls for."""
         i = 0
         n = len(block) - 2
         while i < n:
             code = block[i + 1]
-            if code == c.MP_REACH_NLRI or code == c.MP_UNREACH_NLRI:
+            if (
+                code == c.MP_REACH_NLRI
+                or code == c.MP_UNREACH_NLRI
+                or (not block[i] & c.FLAG_OPTIONAL and code not in c.EXPECTED_FLAGS)
+            ):
+                # prefixes to split now, or an unrecognized well-known attribute: a session
+                # reset (RFC 7606 keeps RFC 4271's 3/2), which decode() must raise itself
                 return Entry(block, None, self.parse(block))
             if block[i] & c.FLAG_EXTENDED:
                 if i + 3 > n + 1:
@@ -349,7 +360,7 @@ class UpdateDecoder:
         entry = blocks.get(block)
         if entry is not None:  # the common case: an attribute set seen before, no MP attributes
             return Update(withdrawn, nlri, entry)
-        code = data[ab + 1]
+        code = data[ab + 1] if ae - ab >= 3 else 0
         if code == c.MP_REACH_NLRI or code == c.MP_UNREACH_NLRI:
             # MP attribute first, as most speakers send it: the rest is an ordinary set
             flags = data[ab]
@@ -394,8 +405,8 @@ class UpdateDecoder:
             raise NotificationError(3, 9, _attr(c.MP_REACH_NLRI, value), "MP_REACH_NLRI next hop overruns")
         next_hop = value[4 : 4 + nh_len]
         codec = CODECS.get(fam)
-        if codec is None:
-            return MpReach(fam, next_hop, [])  # a family we do not speak: ignored
+        if codec is None:  # a family we do not speak: its NLRI kept as one opaque item
+            return MpReach(fam, next_hop, [value[nlri_start:]] if nlri_start < n else [])
         if codec.address_len == 16:
             ok = nh_len in (16, 32)
         else:
@@ -416,8 +427,8 @@ class UpdateDecoder:
         afi = (value[0] << 8) | value[1]
         fam = BY_KEY.get((afi, value[2])) or family(afi, value[2])
         codec = CODECS.get(fam)
-        if codec is None:
-            return fam, []
+        if codec is None:  # a family we do not speak: its NLRI kept as one opaque item
+            return fam, [value[3:]] if n > 3 else []
         splitter = split_addpath if fam in self.ctx.addpath_rx else split
         try:
             return fam, splitter(value, 3, n, TABLES[codec.max_bits])

@@ -184,63 +184,117 @@ def overrun(reason: str) -> AttrError:
     return AttrError(TAW, 0, reason, _MALFORMED_LIST)
 
 
-# -- the fast path: a per-session table of cheap checks -----------------------------------
-# A valid attribute passes these checks without a function call; anything that does not
-# pass goes to check_attribute(), which builds the precise AttrError.
+# -- the fast path ---------------------------------------------------------------------------
+# Most attribute blocks are entirely valid, with known attributes only. fast_scan() proves
+# that in one tight loop, checking each attribute against a per-session table; a block it
+# cannot vouch for goes to the full parse, which finds and classifies every problem.
 EXACT = 0
 MULTIPLE = 1
 ORIGIN_VALUE = 2
 NEXT_HOP_VALUE = 3
 AS_PATH_SEGMENTS = 4
 
-QuickTable = dict[int, tuple[int, int, int]]
+# Bits of AttrSet.mandatory: which well-known mandatory attributes a set holds.
+HAS_ORIGIN = 1
+HAS_AS_PATH = 2
+HAS_NEXT_HOP = 4
+MANDATORY_BIT: Final = {c.ORIGIN: HAS_ORIGIN, c.AS_PATH: HAS_AS_PATH, c.NEXT_HOP: HAS_NEXT_HOP}
+
+FastRules = dict[int, tuple[int, int, int, int]]
 
 
-def quick_table(ctx: Context) -> QuickTable:
-    """code -> (expected optional/transitive flags, kind, parameter) for this session.
-    Attributes whose handling depends on the session in a way these kinds cannot express
-    (LOCAL_PREF from eBGP, AS4_* on a 4-octet session) are left out: they take the slow path."""
-    table: QuickTable = {
-        c.ORIGIN: (c.FLAG_TRANSITIVE, ORIGIN_VALUE, 1),
-        c.AS_PATH: (c.FLAG_TRANSITIVE, AS_PATH_SEGMENTS, 4 if ctx.asn4 else 2),
-        c.NEXT_HOP: (c.FLAG_TRANSITIVE, NEXT_HOP_VALUE, 4),
-        c.MULTI_EXIT_DISC: (c.FLAG_OPTIONAL, EXACT, 4),
-        c.ATOMIC_AGGREGATE: (c.FLAG_TRANSITIVE, EXACT, 0),
-        c.AGGREGATOR: (c.FLAG_OPTIONAL | c.FLAG_TRANSITIVE, EXACT, 8 if ctx.asn4 else 6),
-        c.COMMUNITIES: (c.FLAG_OPTIONAL | c.FLAG_TRANSITIVE, MULTIPLE, 4),
-        c.EXTENDED_COMMUNITIES: (c.FLAG_OPTIONAL | c.FLAG_TRANSITIVE, MULTIPLE, 8),
-        c.LARGE_COMMUNITY: (c.FLAG_OPTIONAL | c.FLAG_TRANSITIVE, MULTIPLE, 12),
+def _allowed_flags(expected: int) -> int:
+    """A 256-bit mask of the flag octets a valid attribute with these optional/transitive
+    bits may carry (Partial only on optional attributes; Extended Length and the unused
+    low bits free)."""
+    mask = 0
+    for flags in range(256):
+        if flags & 0xC0 == expected and (expected & c.FLAG_OPTIONAL or not flags & c.FLAG_PARTIAL):
+            mask |= 1 << flags
+    return mask
+
+
+def fast_rules(ctx: Context) -> FastRules:
+    """code -> (allowed flags mask, kind, parameter, mandatory bit) for this session.
+    Attributes whose handling depends on the session beyond that (everything on a 2-octet
+    AS session, LOCAL_PREF and RR attributes from eBGP, AS4_*) are left out: a block that
+    holds one takes the full parse."""
+    if not ctx.asn4:
+        return {}
+    rules = {
+        c.ORIGIN: (ORIGIN_VALUE, 1),
+        c.AS_PATH: (AS_PATH_SEGMENTS, 4),
+        c.NEXT_HOP: (NEXT_HOP_VALUE, 4),
+        c.MULTI_EXIT_DISC: (EXACT, 4),
+        c.ATOMIC_AGGREGATE: (EXACT, 0),
+        c.AGGREGATOR: (EXACT, 8),
+        c.COMMUNITIES: (MULTIPLE, 4),
+        c.EXTENDED_COMMUNITIES: (MULTIPLE, 8),
+        c.LARGE_COMMUNITY: (MULTIPLE, 12),
     }
     if ctx.ibgp:
-        table[c.LOCAL_PREF] = (c.FLAG_TRANSITIVE, EXACT, 4)
-        table[c.ORIGINATOR_ID] = (c.FLAG_OPTIONAL, EXACT, 4)
-        table[c.CLUSTER_LIST] = (c.FLAG_OPTIONAL, MULTIPLE, 4)
-    return table
+        rules[c.LOCAL_PREF] = (EXACT, 4)
+        rules[c.ORIGINATOR_ID] = (EXACT, 4)
+        rules[c.CLUSTER_LIST] = (MULTIPLE, 4)
+    return {
+        code: (_allowed_flags(c.EXPECTED_FLAGS[code]), kind, param, MANDATORY_BIT.get(code, 0))
+        for code, (kind, param) in rules.items()
+    }
 
 
-def quick_ok(rule: tuple[int, int, int], flags: int, block: bytes, start: int, end: int) -> bool:
-    """True if the attribute at block[start:end] passes its cheap check (see quick_table)."""
-    expected, kind, param = rule
-    if flags & 0xC0 != expected or (flags & c.FLAG_PARTIAL and not expected & c.FLAG_OPTIONAL):
-        return False
-    n = end - start
-    if kind == EXACT:
-        return n == param
-    if kind == MULTIPLE:
-        return n > 0 and n % param == 0
-    if kind == ORIGIN_VALUE:
-        return n == 1 and block[start] <= c.ORIGIN_INCOMPLETE
-    if kind == NEXT_HOP_VALUE:
-        return n == 4 and 0 < block[start] < 224
-    # AS_PATH: segments of known type, non-empty, exactly filling the value; no
-    # confederation segments checked here (the slow path handles eBGP sessions' rule)
-    i = start
-    while i < end:
-        if i + 2 > end:
-            return False
-        seg_type = block[i]
-        count = block[i + 1]
-        if count == 0 or not c.AS_SET <= seg_type <= c.AS_SEQUENCE:
-            return False
-        i += 2 + count * param
-    return i == end
+def fast_scan(block: bytes, rules: FastRules) -> int | None:
+    """The mandatory bits of a block whose every attribute is known, valid and unique;
+    None if the block needs the full parse (an error, an MP or unknown attribute...)."""
+    i = 0
+    n = len(block)
+    seen = 0
+    mandatory = 0
+    get = rules.get
+    while i < n:
+        if n - i < 4 and (n - i < 3 or block[i] & c.FLAG_EXTENDED):
+            return None
+        flags = block[i]
+        code = block[i + 1]
+        rule = get(code)
+        if rule is None:
+            return None
+        if flags & c.FLAG_EXTENDED:
+            start = i + 4
+            end = start + ((block[i + 2] << 8) | block[i + 3])
+        else:
+            start = i + 3
+            end = start + block[i + 2]
+        if end > n:
+            return None
+        bit = 1 << code
+        if seen & bit:
+            return None
+        seen |= bit
+        allowed, kind, param, mbit = rule
+        if not (allowed >> flags) & 1:
+            return None
+        length = end - start
+        if kind == EXACT:
+            if length != param:
+                return None
+        elif kind == MULTIPLE:
+            if not length or length % param:
+                return None
+        elif kind == ORIGIN_VALUE:
+            if length != 1 or block[start] > c.ORIGIN_INCOMPLETE:
+                return None
+        elif kind == NEXT_HOP_VALUE:
+            if length != 4 or not 0 < block[start] < 224:
+                return None
+        else:
+            j = start
+            while j < end:
+                count = block[j + 1] if j + 1 < end else 0
+                if count == 0 or not c.AS_SET <= block[j] <= c.AS_SEQUENCE:
+                    return None
+                j += 2 + count * param
+            if j != end:
+                return None
+        mandatory |= mbit
+        i = end
+    return mandatory

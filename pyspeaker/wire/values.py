@@ -171,8 +171,14 @@ def community_text(value: int) -> str:
 
 
 def parse_community(text: str) -> int:
-    names = {"no-export": 0xFFFFFF01, "no-advertise": 0xFFFFFF02, "no-export-subconfed": 0xFFFFFF03,
-             "graceful-shutdown": 0xFFFF0000, "llgr-stale": 0xFFFF0006, "no-llgr": 0xFFFF0007}
+    names = {
+        "no-export": 0xFFFFFF01,
+        "no-advertise": 0xFFFFFF02,
+        "no-export-subconfed": 0xFFFFFF03,
+        "graceful-shutdown": 0xFFFF0000,
+        "llgr-stale": 0xFFFF0006,
+        "no-llgr": 0xFFFF0007,
+    }
     if text in names:
         return names[text]
     hi, sep, lo = text.partition(":")

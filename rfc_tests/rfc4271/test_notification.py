@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from pyspeaker.wire import Notification, NotificationError, decode
-from pyspeaker.wire.notification import describe, decode_notification
+from pyspeaker.wire.notification import decode_notification, describe
 from rfc_tests.conftest import T_NOTIFICATION, message, notification
 
 # The names as the RFCs print them (RFC 4271 4.5 and 6.x, RFC 4486 4, RFC 6608 3, RFC 8538 5).

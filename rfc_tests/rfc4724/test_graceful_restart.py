@@ -50,8 +50,13 @@ def test_per_family_flags_kept_exactly(flags: int, forwarding: bool) -> None:
 
 @pytest.mark.parametrize(
     ("word", "r", "n", "time"),
-    [(0x0000, False, False, 0), (0x8000, True, False, 0), (0x4FFF, False, True, 4095), (0xC001, True, True, 1),
-     (0x3078, False, False, 120)],  # the two reserved bits are not R or N
+    [
+        (0x0000, False, False, 0),
+        (0x8000, True, False, 0),
+        (0x4FFF, False, True, 4095),
+        (0xC001, True, True, 1),
+        (0x3078, False, False, 120),
+    ],  # the two reserved bits are not R or N
 )
 def test_restart_flags_and_time(word: int, r: bool, n: bool, time: int) -> None:
     gr = parse_graceful_restart(word.to_bytes(2, "big"))
@@ -63,8 +68,12 @@ def test_capability_with_no_families() -> None:
     gr = o.graceful_restart()
     assert gr is not None
     assert (gr.restart_time, gr.families) == (180, ())
-    assert o.capabilities[0].describe() == {"restart": False, "notification": False, "restart_time": 180,
-                                            "families": []}
+    assert o.capabilities[0].describe() == {
+        "restart": False,
+        "notification": False,
+        "restart_time": 180,
+        "families": [],
+    }
 
 
 def test_graceful_restart_constructor_bytes() -> None:

@@ -110,6 +110,7 @@ def test_unknown_family_in_mp_reach_is_ignored() -> None:
     assert u.announced() == {}
     assert u.reach is not None
     assert u.reach.family == Family(1, 128)
+    assert u.reach.prefixes == [b"\x70" + bytes(14)]  # kept whole, as one opaque item
 
 
 # -- RFC 8950: IPv4 NLRI with an IPv6 next hop -------------------------------------------------
@@ -164,8 +165,7 @@ def test_not_end_of_rib(data: bytes) -> None:
     assert _decode(data).end_of_rib is None
 
 
-@pytest.mark.parametrize("fam", [IPV4_UNICAST, IPV6_UNICAST, IPV4_MULTICAST, IPV6_MULTICAST, Family(1, 128)],
-                         ids=str)
+@pytest.mark.parametrize("fam", [IPV4_UNICAST, IPV6_UNICAST, IPV4_MULTICAST, IPV6_MULTICAST, Family(1, 128)], ids=str)
 def test_pack_end_of_rib_round_trip(fam: Family) -> None:
     data = pack.end_of_rib(fam)
     if fam == IPV4_UNICAST:

@@ -24,8 +24,10 @@ def test_ipv4_nlri_and_withdrawn_with_path_ids() -> None:
 
 
 def test_ipv6_mp_reach_and_unreach_with_path_ids() -> None:
-    attrs = BASE_MP + mp_unreach(2, 1, pfx("2001:db8:9::/48", 3)) + mp_reach(
-        2, 1, v6("2001:db8::1"), pfx("2001:db8::/32", 1) + pfx("2001:db8::/32", 2)
+    attrs = (
+        BASE_MP
+        + mp_unreach(2, 1, pfx("2001:db8:9::/48", 3))
+        + mp_reach(2, 1, v6("2001:db8::1"), pfx("2001:db8::/32", 1) + pfx("2001:db8::/32", 2))
     )
     u = UpdateDecoder(ADDPATH_V6).decode(update(attrs=attrs))
     assert u.announced() == {IPV6_UNICAST: [pfx("2001:db8::/32", 1), pfx("2001:db8::/32", 2)]}

@@ -29,19 +29,34 @@ CAPS: list[tuple[int, bytes, str, dict[str, Any]]] = [
     (1, b"\x00\x01\x00\x01", "multiprotocol", {"family": "ipv4-unicast"}),
     (1, b"\x00\x02\x00\x01", "multiprotocol", {"family": "ipv6-unicast"}),
     (2, b"", "route-refresh", {}),
-    (5, b"\x00\x01\x00\x01\x00\x02", "extended-next-hop",
-     {"entries": [{"family": "ipv4-unicast", "next_hop_afi": 2}]}),
+    (5, b"\x00\x01\x00\x01\x00\x02", "extended-next-hop", {"entries": [{"family": "ipv4-unicast", "next_hop_afi": 2}]}),
     (6, b"", "extended-message", {}),
     (9, b"\x03", "role", {"role": "customer"}),
-    (64, b"\xc0\x78\x00\x01\x01\x00", "graceful-restart",
-     {"restart": True, "notification": True, "restart_time": 120,
-      "families": [{"family": "ipv4-unicast", "flags": "0x00", "forwarding": False}]}),
+    (
+        64,
+        b"\xc0\x78\x00\x01\x01\x00",
+        "graceful-restart",
+        {
+            "restart": True,
+            "notification": True,
+            "restart_time": 120,
+            "families": [{"family": "ipv4-unicast", "flags": "0x00", "forwarding": False}],
+        },
+    ),
     (65, struct.pack("!I", 4200000000), "four-octet-as", {"asn": 4200000000}),
-    (69, b"\x00\x01\x01\x03\x00\x02\x01\x01", "add-path",
-     {"families": [{"family": "ipv4-unicast", "mode": "both"}, {"family": "ipv6-unicast", "mode": "receive"}]}),
+    (
+        69,
+        b"\x00\x01\x01\x03\x00\x02\x01\x01",
+        "add-path",
+        {"families": [{"family": "ipv4-unicast", "mode": "both"}, {"family": "ipv6-unicast", "mode": "receive"}]},
+    ),
     (70, b"", "enhanced-route-refresh", {}),
-    (71, b"\x00\x01\x01\x80\x00\x0e\x10", "long-lived-graceful-restart",
-     {"families": [{"family": "ipv4-unicast", "flags": "0x80", "stale_time": 3600}]}),
+    (
+        71,
+        b"\x00\x01\x01\x80\x00\x0e\x10",
+        "long-lived-graceful-restart",
+        {"families": [{"family": "ipv4-unicast", "flags": "0x80", "stale_time": 3600}]},
+    ),
     (71, b"", "long-lived-graceful-restart", {"families": []}),  # BIRD's empty LLGR capability
     (73, b"\x04host\x0bexample.net", "fqdn", {"hostname": "host", "domain": "example.net"}),
     (128, b"", "route-refresh-old", {}),
@@ -134,9 +149,7 @@ def test_capability_constructors_bytes() -> None:
     assert add_path([(IPV4_UNICAST, 3), (IPV6_UNICAST, 2)]) == Capability(69, b"\x00\x01\x01\x03\x00\x02\x01\x02")
     assert long_lived_gr([(IPV6_UNICAST, 0x80, 86400)]) == Capability(71, b"\x00\x02\x01\x80\x01\x51\x80")
     assert fqdn("r1", "lab") == Capability(73, b"\x02r1\x03lab")
-    assert graceful_restart(300, [(IPV4_UNICAST, 0x80)], restarting=True) == Capability(
-        64, b"\x81\x2c\x00\x01\x01\x80"
-    )
+    assert graceful_restart(300, [(IPV4_UNICAST, 0x80)], restarting=True) == Capability(64, b"\x81\x2c\x00\x01\x01\x80")
 
 
 def test_open_queries() -> None:
@@ -152,11 +165,34 @@ def test_open_queries() -> None:
 
 @pytest.mark.parametrize(
     ("code", "value"),
-    [(1, b"\x00\x01\x00"), (65, b"\x00\x01"), (69, b"\x00\x01\x01"), (71, b"\x00\x01"), (73, b"\x09ab"),
-     (73, b"\x02ab\x05x"), (73, b"\x02ab\x01xy"), (73, b"\x02\xff\xfe\x00"), (9, b""), (2, b"\x00"), (64, b"\x00"),
-     (5, b"\x00\x01")],
-    ids=["mp-3", "as4-2", "addpath-3", "llgr-2", "fqdn-host-short", "fqdn-domain-short", "fqdn-trailing",
-         "fqdn-not-utf8", "role-0", "rr-1", "gr-1", "enh-2"],
+    [
+        (1, b"\x00\x01\x00"),
+        (65, b"\x00\x01"),
+        (69, b"\x00\x01\x01"),
+        (71, b"\x00\x01"),
+        (73, b"\x09ab"),
+        (73, b"\x02ab\x05x"),
+        (73, b"\x02ab\x01xy"),
+        (73, b"\x02\xff\xfe\x00"),
+        (9, b""),
+        (2, b"\x00"),
+        (64, b"\x00"),
+        (5, b"\x00\x01"),
+    ],
+    ids=[
+        "mp-3",
+        "as4-2",
+        "addpath-3",
+        "llgr-2",
+        "fqdn-host-short",
+        "fqdn-domain-short",
+        "fqdn-trailing",
+        "fqdn-not-utf8",
+        "role-0",
+        "rr-1",
+        "gr-1",
+        "enh-2",
+    ],
 )
 def test_malformed_capability_is_kept_and_described_as_malformed(code: int, value: bytes) -> None:
     data = open_msg(params=param(2, cap(code, value)))

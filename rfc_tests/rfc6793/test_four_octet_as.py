@@ -46,8 +46,12 @@ def test_2_octet_as_path_is_widened() -> None:
     a = _attrs_2(origin(0) + _path2(segment(2, [65001, 65002], 2), segment(1, [7, 8], 2)) + next_hop())
     assert a.as_path == AsPath(((2, (65001, 65002)), (1, (7, 8))))  # type: ignore[attr-defined]
     # the canonical set holds 4-octet ASNs: the same set as a 4-octet session's
-    u4 = UpdateDecoder().decode(update(attrs=origin(0) + as_path(segment(2, [65001, 65002]), segment(1, [7, 8]))
-                                       + next_hop(), nlri=pfx("10.0.0.0/24")))
+    u4 = UpdateDecoder().decode(
+        update(
+            attrs=origin(0) + as_path(segment(2, [65001, 65002]), segment(1, [7, 8])) + next_hop(),
+            nlri=pfx("10.0.0.0/24"),
+        )
+    )
     assert a == u4.attrs
 
 
@@ -76,12 +80,7 @@ def test_as4_path_shorter_merges_with_the_leading_part_of_as_path() -> None:
 
 
 def test_as4_path_longer_than_as_path_is_ignored() -> None:
-    attrs = (
-        origin(0)
-        + _path2(segment(2, [AS_TRANS], 2))
-        + next_hop()
-        + attr(OPT_TRANS, 17, segment(2, [BIG1, BIG2]))
-    )
+    attrs = origin(0) + _path2(segment(2, [AS_TRANS], 2)) + next_hop() + attr(OPT_TRANS, 17, segment(2, [BIG1, BIG2]))
     a = _attrs_2(attrs)
     assert a.as_path == AsPath(((2, (AS_TRANS,)),))  # type: ignore[attr-defined]
 
@@ -139,18 +138,30 @@ def test_to_two_octet_uses_as_trans_and_adds_as4_path_and_as4_aggregator() -> No
 
 
 def test_to_two_octet_without_large_asns_adds_nothing() -> None:
-    attrs = build_attrs(origin=1, as_path=AsPath.sequence(65001, 65002), next_hop="192.0.2.1",
-                        aggregator=Aggregator(65003, ipaddress.IPv4Address("10.0.0.1")))
+    attrs = build_attrs(
+        origin=1,
+        as_path=AsPath.sequence(65001, 65002),
+        next_hop="192.0.2.1",
+        aggregator=Aggregator(65003, ipaddress.IPv4Address("10.0.0.1")),
+    )
     raw = to_two_octet(attrs)
-    assert raw == (origin(1) + as_path(segment(2, [65001, 65002], 2)) + next_hop()
-                   + attr(OPT_TRANS, 7, struct.pack("!H", 65003) + v4("10.0.0.1")))
+    assert raw == (
+        origin(1)
+        + as_path(segment(2, [65001, 65002], 2))
+        + next_hop()
+        + attr(OPT_TRANS, 7, struct.pack("!H", 65003) + v4("10.0.0.1"))
+    )
 
 
 def test_to_two_octet_leaves_confed_segments_out_of_as4_path() -> None:
     attrs = build_attrs(origin=0, as_path=AsPath(((3, (BIG2,)), (2, (BIG1,)))), next_hop="192.0.2.1")
     raw = to_two_octet(attrs)
-    assert raw == (origin(0) + as_path(segment(3, [AS_TRANS], 2), segment(2, [AS_TRANS], 2)) + next_hop()
-                   + attr(OPT_TRANS, 17, segment(2, [BIG1])))
+    assert raw == (
+        origin(0)
+        + as_path(segment(3, [AS_TRANS], 2), segment(2, [AS_TRANS], 2))
+        + next_hop()
+        + attr(OPT_TRANS, 17, segment(2, [BIG1]))
+    )
 
 
 # -- OPEN ----------------------------------------------------------------------------------
@@ -183,7 +194,6 @@ def test_update_from_2_octet_session_re_encodes_in_4_octet_form(mp_first: bool) 
     """The set is widened to 4-octet ASNs, so AS_PATH grows; MP_REACH must be put back
     between attributes, not inside the widened AS_PATH."""
     from pyspeaker.wire import IPV6_UNICAST
-
     from rfc_tests.conftest import mp_reach, v6
 
     reach = mp_reach(2, 1, v6("2001:db8::1"), pfx("2001:db8::/32"))

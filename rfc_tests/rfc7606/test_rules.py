@@ -62,9 +62,12 @@ BASE2 = origin(0) + seq_path(65001, asn_len=2) + next_hop()  # for 2-octet AS se
 
 def block(o: bytes | None = None, p: bytes | None = None, nh: bytes | None = None, extra: bytes = b"") -> bytes:
     """ORIGIN, AS_PATH, NEXT_HOP (each replaceable) followed by ``extra``."""
-    return (origin(0) if o is None else o) + (seq_path(65001) if p is None else p) + (
-        next_hop() if nh is None else nh
-    ) + extra
+    return (
+        (origin(0) if o is None else o)
+        + (seq_path(65001) if p is None else p)
+        + (next_hop() if nh is None else nh)
+        + extra
+    )
 
 
 @dataclass(frozen=True)
@@ -92,10 +95,20 @@ RULES = [
     Rule("as-path-segment-overrun", block(p=as_path(b"\x02\x03" + asns([1, 2]))), TAW, 2),
     Rule("as-path-trailing-octet", block(p=as_path(segment(2, [65001]) + b"\x02")), TAW, 2),
     Rule("as-path-2-octet-overrun", origin(0) + as_path(b"\x02\x01\xfd") + next_hop(), TAW, 2, ctx=TWO_OCTET),
-    Rule("as-path-confed-sequence-from-ebgp",
-         block(p=as_path(segment(3, [65010]) + segment(2, [65001]))), TAW, 2, ctx=EBGP),
-    Rule("as-path-confed-set-from-ebgp",
-         block(p=as_path(segment(4, [65010, 65011]) + segment(2, [65001]))), TAW, 2, ctx=EBGP),
+    Rule(
+        "as-path-confed-sequence-from-ebgp",
+        block(p=as_path(segment(3, [65010]) + segment(2, [65001]))),
+        TAW,
+        2,
+        ctx=EBGP,
+    ),
+    Rule(
+        "as-path-confed-set-from-ebgp",
+        block(p=as_path(segment(4, [65010, 65011]) + segment(2, [65001]))),
+        TAW,
+        2,
+        ctx=EBGP,
+    ),
     # -- NEXT_HOP (7.3): treat-as-withdraw
     Rule("next-hop-bad-length", block(nh=attr(WK, 3, v4("192.0.2.1") + b"\x00")), TAW, 3),
     Rule("next-hop-short", block(nh=attr(WK, 3, b"\xc0\x00\x02")), TAW, 3),
@@ -108,10 +121,16 @@ RULES = [
     Rule("local-pref-from-ebgp", block(extra=local_pref(100)), DISCARD, 5, ctx=EBGP),
     # -- ATOMIC_AGGREGATE (7.6), AGGREGATOR (7.7): attribute discard
     Rule("atomic-aggregate-non-zero-length", block(extra=attr(WK, 6, b"\x01")), DISCARD, 6),
-    Rule("aggregator-bad-length", block(extra=attr(OPT_TRANS, 7, struct.pack("!H", 65010) + v4("10.0.0.1"))),
-         DISCARD, 7),
-    Rule("aggregator-bad-length-2-octet",
-         BASE2 + attr(OPT_TRANS, 7, struct.pack("!I", 65010) + v4("10.0.0.1")), DISCARD, 7, ctx=TWO_OCTET),
+    Rule(
+        "aggregator-bad-length", block(extra=attr(OPT_TRANS, 7, struct.pack("!H", 65010) + v4("10.0.0.1"))), DISCARD, 7
+    ),
+    Rule(
+        "aggregator-bad-length-2-octet",
+        BASE2 + attr(OPT_TRANS, 7, struct.pack("!I", 65010) + v4("10.0.0.1")),
+        DISCARD,
+        7,
+        ctx=TWO_OCTET,
+    ),
     # -- COMMUNITIES (7.8): treat-as-withdraw
     Rule("communities-not-multiple-of-4", block(extra=attr(OPT_TRANS, 8, b"\xfd\xe9\x00\x01\x00")), TAW, 8),
     Rule("communities-zero-length", block(extra=attr(OPT_TRANS, 8, b"")), TAW, 8),
@@ -127,41 +146,69 @@ RULES = [
     Rule("large-community-bad-length", block(extra=attr(OPT_TRANS, 32, bytes(16))), TAW, 32),
     Rule("large-community-zero-length", block(extra=attr(OPT_TRANS, 32, b"")), TAW, 32),
     # -- AS4_PATH, AS4_AGGREGATOR (RFC 6793 6, RFC 7606 7.11/7.12): attribute discard
-    Rule("as4-path-malformed-on-2-octet-session", BASE2 + attr(OPT_TRANS, 17, b"\x02\x00"), DISCARD, 17,
-         ctx=TWO_OCTET),
-    Rule("as4-path-overrun-on-2-octet-session", BASE2 + attr(OPT_TRANS, 17, b"\x02\x02" + asns([1])), DISCARD, 17,
-         ctx=TWO_OCTET),
-    Rule("as4-aggregator-bad-length-on-2-octet-session",
-         BASE2 + attr(OPT_TRANS, 18, struct.pack("!H", 1) + v4("10.0.0.1")), DISCARD, 18, ctx=TWO_OCTET),
+    Rule("as4-path-malformed-on-2-octet-session", BASE2 + attr(OPT_TRANS, 17, b"\x02\x00"), DISCARD, 17, ctx=TWO_OCTET),
+    Rule(
+        "as4-path-overrun-on-2-octet-session",
+        BASE2 + attr(OPT_TRANS, 17, b"\x02\x02" + asns([1])),
+        DISCARD,
+        17,
+        ctx=TWO_OCTET,
+    ),
+    Rule(
+        "as4-aggregator-bad-length-on-2-octet-session",
+        BASE2 + attr(OPT_TRANS, 18, struct.pack("!H", 1) + v4("10.0.0.1")),
+        DISCARD,
+        18,
+        ctx=TWO_OCTET,
+    ),
     Rule("as4-path-on-4-octet-session", block(extra=attr(OPT_TRANS, 17, segment(2, [65001]))), DISCARD, 17),
-    Rule("as4-aggregator-on-4-octet-session",
-         block(extra=attr(OPT_TRANS, 18, struct.pack("!I", 65001) + v4("10.0.0.1"))), DISCARD, 18),
+    Rule(
+        "as4-aggregator-on-4-octet-session",
+        block(extra=attr(OPT_TRANS, 18, struct.pack("!I", 65001) + v4("10.0.0.1"))),
+        DISCARD,
+        18,
+    ),
     # -- attribute flags (RFC 7606 3.c: handled as that attribute's length error)
     Rule("well-known-flags-optional", block(o=attr(OPT_TRANS, 1, b"\x00")), TAW, 1),
     Rule("well-known-flags-non-transitive", block(nh=attr(0x00, 3, v4("192.0.2.1"))), TAW, 3),
     Rule("well-known-partial-bit", block(o=attr(WK | PARTIAL, 1, b"\x00")), TAW, 1),
-    Rule("optional-flags-aggregator-non-transitive",
-         block(extra=attr(OPT, 7, struct.pack("!I", 65010) + v4("10.0.0.1"))), DISCARD, 7),
+    Rule(
+        "optional-flags-aggregator-non-transitive",
+        block(extra=attr(OPT, 7, struct.pack("!I", 65010) + v4("10.0.0.1"))),
+        DISCARD,
+        7,
+    ),
     Rule("optional-flags-med-transitive", block(extra=attr(OPT_TRANS, 4, bytes(4))), TAW, 4),
     Rule("optional-flags-communities-well-known", block(extra=attr(WK, 8, bytes(4))), TAW, 8),
     # -- duplicates (3.g): the repeats are discarded; MP_REACH/MP_UNREACH twice: reset 3/1
     Rule("duplicate-communities", block(extra=communities(1) + communities(2)), DISCARD, 8),
     Rule("duplicate-origin", origin(1) + seq_path(65001) + next_hop() + origin(2), DISCARD, 1),
-    Rule("duplicate-unknown-optional", block(extra=attr(OPT_TRANS, 99, b"a") + attr(OPT_TRANS, 99, b"b")),
-         DISCARD, 99),
-    Rule("duplicate-mp-reach", BASE_MP + mp_reach(2, 1, V6_NH, V6_NLRI) + mp_reach(2, 1, V6_NH, V6_NLRI),
-         RESET, 3, 1, nlri=b""),
-    Rule("duplicate-mp-unreach", BASE_MP + mp_unreach(2, 1, V6_NLRI) + mp_unreach(2, 1, V6_NLRI),
-         RESET, 3, 1, nlri=b""),
+    Rule("duplicate-unknown-optional", block(extra=attr(OPT_TRANS, 99, b"a") + attr(OPT_TRANS, 99, b"b")), DISCARD, 99),
+    Rule(
+        "duplicate-mp-reach",
+        BASE_MP + mp_reach(2, 1, V6_NH, V6_NLRI) + mp_reach(2, 1, V6_NH, V6_NLRI),
+        RESET,
+        3,
+        1,
+        nlri=b"",
+    ),
+    Rule(
+        "duplicate-mp-unreach", BASE_MP + mp_unreach(2, 1, V6_NLRI) + mp_unreach(2, 1, V6_NLRI), RESET, 3, 1, nlri=b""
+    ),
     # -- missing well-known attributes (3.d): treat-as-withdraw
     Rule("missing-origin", seq_path(65001) + next_hop(), TAW, 0),
     Rule("missing-as-path", origin(0) + next_hop(), TAW, 0),
     Rule("missing-next-hop", origin(0) + seq_path(65001), TAW, 0),
-    Rule("missing-origin-mp-reach", seq_path(65001) + mp_reach(2, 1, V6_NH, V6_NLRI), TAW, 0, nlri=b"",
-         family="ipv6"),
+    Rule("missing-origin-mp-reach", seq_path(65001) + mp_reach(2, 1, V6_NH, V6_NLRI), TAW, 0, nlri=b"", family="ipv6"),
     Rule("missing-as-path-mp-reach", origin(0) + mp_reach(2, 1, V6_NH, V6_NLRI), TAW, 0, nlri=b"", family="ipv6"),
-    Rule("malformed-origin-mp-reach", attr(WK, 1, b"\x07") + seq_path(65001) + mp_reach(2, 1, V6_NH, V6_NLRI),
-         TAW, 1, nlri=b"", family="ipv6"),
+    Rule(
+        "malformed-origin-mp-reach",
+        attr(WK, 1, b"\x07") + seq_path(65001) + mp_reach(2, 1, V6_NH, V6_NLRI),
+        TAW,
+        1,
+        nlri=b"",
+        family="ipv6",
+    ),
     Rule("no-attributes-but-nlri", b"", TAW, 0),
     # -- lengths (section 4): treat-as-withdraw, the NLRI found from the Total Attribute Length
     Rule("attribute-length-overruns-block", BASE + b"\xc0\x08\x08" + b"\xfd\xe9\x00\x01", TAW, 0),
@@ -174,22 +221,41 @@ RULES = [
     Rule("unrecognized-well-known-non-transitive", block(extra=attr(0x00, 200, b"")), RESET, 3, 2),
     # -- MP_REACH_NLRI / MP_UNREACH_NLRI (RFC 4760, RFC 7606 5.3/7.13): session reset 3/9
     Rule("mp-reach-too-short", BASE_MP + attr(OPT, 14, b"\x00\x02\x01\x10"), RESET, 3, 9, nlri=b""),
-    Rule("mp-reach-next-hop-overruns", BASE_MP + attr(OPT, 14, b"\x00\x02\x01\x20" + V6_NH + b"\x00"),
-         RESET, 3, 9, nlri=b""),
-    Rule("mp-reach-next-hop-length-4-for-ipv6", BASE_MP + mp_reach(2, 1, v4("192.0.2.1"), V6_NLRI),
-         RESET, 3, 9, nlri=b""),
+    Rule(
+        "mp-reach-next-hop-overruns",
+        BASE_MP + attr(OPT, 14, b"\x00\x02\x01\x20" + V6_NH + b"\x00"),
+        RESET,
+        3,
+        9,
+        nlri=b"",
+    ),
+    Rule(
+        "mp-reach-next-hop-length-4-for-ipv6", BASE_MP + mp_reach(2, 1, v4("192.0.2.1"), V6_NLRI), RESET, 3, 9, nlri=b""
+    ),
     Rule("mp-reach-next-hop-length-16-for-ipv4", BASE_MP + mp_reach(1, 1, V6_NH, NLRI), RESET, 3, 9, nlri=b""),
-    Rule("mp-reach-next-hop-length-20-for-ipv6", BASE_MP + mp_reach(2, 1, V6_NH + bytes(4), V6_NLRI),
-         RESET, 3, 9, nlri=b""),
+    Rule(
+        "mp-reach-next-hop-length-20-for-ipv6",
+        BASE_MP + mp_reach(2, 1, V6_NH + bytes(4), V6_NLRI),
+        RESET,
+        3,
+        9,
+        nlri=b"",
+    ),
     Rule("mp-reach-nlri-not-splitting", BASE_MP + mp_reach(2, 1, V6_NH, V6_NLRI[:-1]), RESET, 3, 9, nlri=b""),
-    Rule("mp-reach-prefix-length-over-128", BASE_MP + mp_reach(2, 1, V6_NH, b"\x81" + bytes(17)),
-         RESET, 3, 9, nlri=b""),
-    Rule("mp-reach-ipv4-prefix-length-over-32", BASE_MP + mp_reach(1, 1, v4("192.0.2.1"), b"\x21" + bytes(5)),
-         RESET, 3, 9, nlri=b""),
+    Rule(
+        "mp-reach-prefix-length-over-128", BASE_MP + mp_reach(2, 1, V6_NH, b"\x81" + bytes(17)), RESET, 3, 9, nlri=b""
+    ),
+    Rule(
+        "mp-reach-ipv4-prefix-length-over-32",
+        BASE_MP + mp_reach(1, 1, v4("192.0.2.1"), b"\x21" + bytes(5)),
+        RESET,
+        3,
+        9,
+        nlri=b"",
+    ),
     Rule("mp-unreach-too-short", BASE_MP + attr(OPT, 15, b"\x00\x02"), RESET, 3, 9, nlri=b""),
     Rule("mp-unreach-nlri-not-splitting", mp_unreach(2, 1, b"\x30\x20\x01"), RESET, 3, 9, nlri=b""),
-    Rule("mp-reach-flags-transitive", BASE_MP + mp_reach(2, 1, V6_NH, V6_NLRI, flags=OPT_TRANS),
-         RESET, 3, 4, nlri=b""),
+    Rule("mp-reach-flags-transitive", BASE_MP + mp_reach(2, 1, V6_NH, V6_NLRI, flags=OPT_TRANS), RESET, 3, 4, nlri=b""),
 ]
 
 

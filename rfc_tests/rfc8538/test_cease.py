@@ -55,19 +55,19 @@ def test_other_notifications_are_not_hard_reset(code: int, subcode: int) -> None
 @pytest.mark.parametrize("subcode", [2, 4])
 def test_shutdown_message_encoding(subcode: int) -> None:
     n = Notification.shutdown("maintenance, back at 10:00", subcode)
-    text = "maintenance, back at 10:00".encode()
+    text = b"maintenance, back at 10:00"
     assert n.encode() == notification(6, subcode, bytes((len(text),)) + text)
     assert n.shutdown_message == "maintenance, back at 10:00"
 
 
 def test_shutdown_message_utf8() -> None:
-    n = Notification.shutdown("Wartung – bald zurück ✓")
-    raw = "Wartung – bald zurück ✓".encode()
+    n = Notification.shutdown("Wartung \u2013 bald zurück ✓")
+    raw = "Wartung \u2013 bald zurück ✓".encode()
     assert n.data == bytes((len(raw),)) + raw
     back = _one(n.encode())
     assert isinstance(back, Notification)
-    assert back.shutdown_message == "Wartung – bald zurück ✓"
-    assert str(back) == 'Cease / Administrative Shutdown "Wartung – bald zurück ✓"'
+    assert back.shutdown_message == "Wartung \u2013 bald zurück ✓"
+    assert str(back) == 'Cease / Administrative Shutdown "Wartung \u2013 bald zurück ✓"'
 
 
 def test_shutdown_message_empty() -> None:
@@ -119,7 +119,9 @@ def test_route_refresh_round_trip(fam: Family, subtype: int) -> None:
 
 def test_route_refresh_to_json() -> None:
     assert RouteRefresh(IPV6_UNICAST, 1).to_json() == {
-        "type": "ROUTE-REFRESH", "family": "ipv6-unicast", "subtype": "begin-of-route-refresh",
+        "type": "ROUTE-REFRESH",
+        "family": "ipv6-unicast",
+        "subtype": "begin-of-route-refresh",
     }
     assert RouteRefresh(IPV4_UNICAST, 2).to_json()["subtype"] == "end-of-route-refresh"
     assert RouteRefresh(IPV4_UNICAST, 0).to_json()["subtype"] == "request"

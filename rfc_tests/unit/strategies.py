@@ -127,8 +127,9 @@ def attribute_pieces(draw: st.DrawFn) -> list[bytes]:
     if draw(st.booleans()):
         out.append(piece(OPT_TRANS, 7, draw(u32).to_bytes(4, "big") + draw(ipv4).packed))
     if draw(st.booleans()):
-        out.append(piece(OPT_TRANS, 8, b"".join(x.to_bytes(4, "big") for x in draw(st.lists(u32, min_size=1,
-                                                                                             max_size=8)))))
+        out.append(
+            piece(OPT_TRANS, 8, b"".join(x.to_bytes(4, "big") for x in draw(st.lists(u32, min_size=1, max_size=8))))
+        )
     if draw(st.booleans()):
         out.append(piece(OPT, 9, draw(ipv4).packed))
     if draw(st.booleans()):
@@ -151,8 +152,10 @@ def mp_attributes(draw: st.DrawFn) -> list[bytes]:
     if draw(st.booleans()):
         afi, safi, alen = draw(st.sampled_from(FAMILIES))
         nets = v4_prefixes if alen == 4 else v6_prefixes
-        nh = draw(st.binary(min_size=alen, max_size=alen)) if alen == 4 else draw(
-            st.sampled_from([16, 32]).flatmap(lambda n: st.binary(min_size=n, max_size=n))
+        nh = (
+            draw(st.binary(min_size=alen, max_size=alen))
+            if alen == 4
+            else draw(st.sampled_from([16, 32]).flatmap(lambda n: st.binary(min_size=n, max_size=n)))
         )
         nlri = b"".join(draw(st.lists(nets, max_size=20)))
         value = struct.pack("!HBB", afi, safi, len(nh)) + nh + b"\x00" + nlri

@@ -145,8 +145,9 @@ def _check_chunks(msgs: list[bytes], prefixes: list[bytes], max_len: int, ctx: C
 )
 def test_pack_ipv4_loses_nothing(prefixes: list[bytes], pad: bytes, max_len: int) -> None:
     ctx = Context(extended_message=max_len > 4096)
-    attrs = build_attrs(origin=0, as_path=AsPath.sequence(65001), next_hop="192.0.2.1",
-                        unknown=[(0xC0, 99, pad)] if pad else ())
+    attrs = build_attrs(
+        origin=0, as_path=AsPath.sequence(65001), next_hop="192.0.2.1", unknown=[(0xC0, 99, pad)] if pad else ()
+    )
     msgs = pack.announce_ipv4(attrs.raw, prefixes, max_len)
     _check_chunks(msgs, prefixes, max_len, ctx, withdraw=False)
     msgs = pack.withdraw_ipv4(prefixes, max_len)
@@ -169,8 +170,9 @@ def test_pack_mp_loses_nothing(prefixes: list[bytes], nh_len: int, fam: Family, 
     msgs = pack.withdraw_mp(fam, prefixes, max_len)
     _check_chunks(msgs, prefixes, max_len, ctx, withdraw=True)
     # pack.announce / pack.withdraw choose the same encodings
-    assert pack.announce(fam, attrs.raw, prefixes, nh, max_len) == pack.announce_mp(fam, nh, attrs.raw, prefixes,
-                                                                                     max_len)
+    assert pack.announce(fam, attrs.raw, prefixes, nh, max_len) == pack.announce_mp(
+        fam, nh, attrs.raw, prefixes, max_len
+    )
     assert pack.withdraw(fam, prefixes, max_len) == msgs
 
 
