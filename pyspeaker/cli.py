@@ -12,6 +12,12 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pyspeaker", description="A pure-Python BGP speaker.")
     parser.add_argument("--version", action="version", version=f"pyspeaker {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the speaker (the embedded default config if no --config)")
+    run.add_argument("--config", help="TOML configuration file")
+    run.add_argument("--log-format", choices=("text", "json"), default="text")
+    run.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
+    chk = sub.add_parser("check-config", help="check a configuration file and exit")
+    chk.add_argument("config")
     dec = sub.add_parser("decode", help="print a raw BGP message stream as JSON lines")
     dec.add_argument("file", help="file of concatenated BGP messages, or - for standard input")
     dec.add_argument("--asn2", action="store_true", help="the session did not negotiate 4-octet AS numbers")
@@ -24,6 +30,16 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "run":
+        from .logs import setup
+        from .run import main_run
+
+        setup(args.log_format, args.log_level)
+        return main_run(args.config)
+    if args.command == "check-config":
+        from .run import main_check
+
+        return main_check(args.config)
     if args.command == "decode":
         from .decode import main_decode
 

@@ -1,0 +1,78 @@
+"""``pyspeaker run``: load and check the configuration, then run the speaker until a signal."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+from .config import Config, ConfigError, load, load_default
+from .runtime.speaker import Speaker
+
+log = logging.getLogger("pyspeaker")
+
+
+def _install_loop() -> None:
+    try:
+        import uvloop
+    except ImportError:
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+def _banner(config: Config, port: int) -> str:
+    g = config.global_
+    lines = [
+        f"pyspeaker AS {g.asn}, router id {g.router_id}, listening on "
+        + ", ".join(f"{a} port {port}" for a in g.listen)
+    ]
+    for n in config.neighbors:
+        mode = "passive" if n.passive else "active"
+        fams = ", ".join(f.name for f in n.families)
+        lines.append(f"  neighbor {n.address} AS {n.remote_as} ({mode}; {fams})")
+    if config.source.startswith("<embedded"):
+        lines.append(
+            f"This is the embedded default configuration. To connect a BGP daemon, make it peer from "
+            f"127.0.0.2, AS 65001, with 127.0.0.1 port {port}, AS {g.asn}; or run with --config FILE."
+        )
+    return "\n".join(lines)
+
+
+async def _main(config: Config) -> int:
+    speaker = Speaker(config)
+    try:
+        await speaker.start()
+    except OSError as exc:
+        print(f"pyspeaker: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    print(_banner(config, speaker.port), flush=True)
+    await stopping.wait()
+    log.info("stopping: closing every session with Cease/Administrative Shutdown")
+    await speaker.stop("pyspeaker is shutting down")
+    await asyncio.sleep(0.1)
+    return 0
+
+
+def main_run(config_path: str | None) -> int:
+    try:
+        config = load(config_path) if config_path else load_default()
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    _install_loop()
+    return asyncio.run(_main(config))
+
+
+def main_check(config_path: str) -> int:
+    try:
+        config = load(config_path)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    print(f"{config_path}: OK ({len(config.neighbors)} neighbors)")
+    return 0

@@ -1,0 +1,101 @@
+"""The listening socket: accepts only configured neighbors; anything else is closed before
+a byte is read, and logged once per address with a rate limit."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import socket
+from collections.abc import Callable
+
+from .ratelimit import RateLimitedLog
+from .sockopts import set_md5
+
+log = logging.getLogger("pyspeaker.listener")
+
+Acceptor = Callable[[str, socket.socket], bool]  # (peer address, socket) -> taken?
+
+
+def _normalize(address: str) -> str:
+    addr = ipaddress.ip_address(address.split("%")[0])
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return str(addr.ipv4_mapped)
+    return str(addr)
+
+
+class Listener:
+    def __init__(self, address: str, port: int, acceptor: Acceptor, backlog: int = 1024) -> None:
+        self.address = address
+        self.port = port
+        self.acceptor = acceptor
+        self.backlog = backlog
+        self.sock: socket.socket | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._refused = RateLimitedLog(log)
+
+    def open(self) -> None:
+        """Bind and listen (raises OSError naming the address if it cannot)."""
+        fam = socket.AF_INET6 if ipaddress.ip_address(self.address).version == 6 else socket.AF_INET
+        sock = socket.socket(fam, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if fam == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind((self.address, self.port))
+            sock.listen(self.backlog)
+            sock.setblocking(False)
+        except OSError as exc:
+            sock.close()
+            raise OSError(exc.errno, f"cannot listen on {self.address} port {self.port}: {exc.strerror}") from None
+        self.sock = sock
+        if self.port == 0:
+            self.port = sock.getsockname()[1]
+
+    def set_password(self, peer: str, password: str | None) -> None:
+        """TCP-MD5 for connections from one peer (RFC 2385); a no-op for other families."""
+        if self.sock is None:
+            return
+        if ipaddress.ip_address(peer).version == (6 if self.sock.family == socket.AF_INET6 else 4):
+            set_md5(self.sock, peer, password)
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._serve())
+
+    async def _serve(self) -> None:
+        assert self.sock is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                conn, addr = await loop.sock_accept(self.sock)
+            except asyncio.CancelledError:
+                raise
+            except OSError as exc:
+                log.warning("accept on %s port %d failed: %s", self.address, self.port, exc)
+                await asyncio.sleep(0.1)
+                continue
+            peer = _normalize(addr[0])
+            taken = False
+            try:
+                taken = self.acceptor(peer, conn)
+            finally:
+                if not taken:
+                    conn.close()
+            if not taken:
+                self._refused.warning(
+                    peer,
+                    loop.time(),
+                    "refused a connection from %s: not a configured neighbor or not accepting now",
+                    peer,
+                )
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None

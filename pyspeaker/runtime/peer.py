@@ -1,0 +1,338 @@
+"""One neighbor in the asyncio shell: connects (with backoff), takes accepted connections,
+resolves collisions, and pumps bytes, timers and events between a socket and the sans-IO
+:class:`~pyspeaker.fsm.session.Session`."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..fsm import types as ft
+from ..fsm.session import Session, resolve_collision
+from ..wire.family import Family
+from ..wire.notification import CEASE, CEASE_COLLISION, CEASE_MAX_PREFIXES, Notification
+from .backoff import Backoff
+from .sockopts import set_md5, set_ttl_security
+
+log = logging.getLogger("pyspeaker.peer")
+
+EventSink = Callable[["PeerRunner", ft.Event], None]
+
+WRITE_HIGH_WATER = 1 << 20  # bytes queued on a transport before a peer counts as slow
+
+
+@dataclass(frozen=True, slots=True)
+class Transport:
+    """Where and how to reach the neighbor."""
+
+    address: str
+    port: int = 179
+    local_address: str | None = None
+    password: str | None = None
+    ttl_security: int | None = None
+    connect_retry: float = 5.0
+    connect_retry_max: float = 120.0
+    max_prefixes: tuple[tuple[Family, int], ...] = ()
+
+
+class _Link(asyncio.Protocol):
+    """One TCP connection and the Session that speaks over it."""
+
+    def __init__(self, runner: PeerRunner, session: Session, incoming: bool) -> None:
+        self.runner = runner
+        self.session = session
+        self.incoming = incoming
+        self.transport: asyncio.Transport | None = None
+        self.paused = False
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.session.connection_made(self.runner.now(), incoming=self.incoming)
+        self.runner.pump(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.session.receive_data(data, self.runner.now())
+        self.runner.pump(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.transport = None
+        if self.session.state is not ft.State.IDLE:
+            self.session.connection_lost(self.runner.now())
+        self.runner.pump(self)
+        self.runner.link_gone(self)
+
+    def pause_writing(self) -> None:
+        self.paused = True
+
+    def resume_writing(self) -> None:
+        self.paused = False
+
+    def write(self, data: bytes) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.write(data)
+
+    def close(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.closed = True
+            self.transport.close()
+
+
+class PeerRunner:
+    """Runs one neighbor. ``sink`` receives every FSM event (for the RIB, logs, tests)."""
+
+    def __init__(
+        self,
+        settings: ft.PeerSettings,
+        transport: Transport,
+        sink: EventSink | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        self.settings = settings
+        self.where = transport
+        self.sink = sink
+        self.loop = loop or asyncio.get_running_loop()
+        self.session = Session(settings)
+        self.link: _Link | None = None
+        self.spare: _Link | None = None  # a second, colliding connection until one wins
+        self.backoff = Backoff(transport.connect_retry, transport.connect_retry_max)
+        self._timer: asyncio.TimerHandle | None = None
+        self._connect_task: asyncio.Task[None] | None = None
+        self._running = False
+        self.prefixes: dict[Family, set[bytes]] = {}  # for the maximum-prefix limit
+        self.log = logging.LoggerAdapter(log, {"peer": transport.address})
+
+    def now(self) -> float:
+        return self.loop.time()
+
+    @property
+    def state(self) -> ft.State:
+        return self.session.state
+
+    # -- control ------------------------------------------------------------------------
+    def start(self) -> None:
+        self._running = True
+        self.session.start(self.now(), passive=self.settings.passive)
+        self.pump(None)
+
+    def stop(self, notification: Notification | None = None) -> None:
+        self._running = False
+        if self._connect_task is not None:
+            self._connect_task.cancel()
+            self._connect_task = None
+        for link in (self.link, self.spare):
+            if link is not None:
+                link.session.stop(self.now(), notification)
+                self.pump(link)
+        if self.link is None:
+            self.session.stop(self.now(), notification)
+            self.pump(None)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def send_update(self, data: bytes) -> None:
+        if self.link is not None and self.session.state is ft.State.ESTABLISHED:
+            self.session.send_update(data, self.now())
+            self.pump(self.link)
+
+    @property
+    def write_backlog(self) -> int:
+        t = self.link.transport if self.link is not None else None
+        return t.get_write_buffer_size() if t is not None else 0
+
+    # -- connections ----------------------------------------------------------------------
+    def accept(self, sock: socket.socket) -> bool:
+        """Take a connection the listener accepted from this neighbor's address."""
+        if not self._running or self.session.state is ft.State.IDLE:
+            return False  # stopped, or waiting out IdleHold: Idle refuses connections
+        if self.link is None or self.link.closed:
+            if self._connect_task is not None:
+                self._connect_task.cancel()
+                self._connect_task = None
+            self._attach(sock, self.session, incoming=True, primary=True)
+            return True
+        state = self.link.session.state
+        if state is ft.State.ESTABLISHED or self.spare is not None:
+            return False  # RFC 4271 6.8: an Established session wins over a new connection
+        if state in (ft.State.CONNECT, ft.State.ACTIVE):
+            self.link.close()
+            self._attach(sock, self.session, incoming=True, primary=True)
+            return True
+        # OpenSent / OpenConfirm: run both until the BGP identifiers decide
+        spare = Session(self.settings)
+        spare.start(self.now(), passive=True)
+        self._attach(sock, spare, incoming=True, primary=False)
+        return True
+
+    def _attach(self, sock: socket.socket, session: Session, incoming: bool, primary: bool) -> None:
+        link = _Link(self, session, incoming)
+        if primary:
+            self.link = link
+        else:
+            self.spare = link
+        self.loop.create_task(self._adopt(sock, link))
+
+    async def _adopt(self, sock: socket.socket, link: _Link) -> None:
+        try:
+            await self.loop.connect_accepted_socket(lambda: link, sock)
+        except OSError as exc:
+            self.log.warning("%s: accepted connection failed: %s", self.where.address, exc)
+            sock.close()
+
+    def _schedule_connect(self) -> None:
+        if self._connect_task is None and self._running and not self.settings.passive:
+            self._connect_task = self.loop.create_task(self._connect())
+
+    async def _connect(self) -> None:
+        try:
+            sock = self._socket()
+            sock.setblocking(False)
+            try:
+                await self.loop.sock_connect(sock, (self.where.address, self.where.port))
+            except OSError:
+                sock.close()
+                raise
+            self._connect_task = None
+            if self.link is not None and not self.link.closed:
+                sock.close()  # an accepted connection came first
+                return
+            link = _Link(self, self.session, incoming=False)
+            self.link = link
+            await self.loop.connect_accepted_socket(lambda: link, sock)
+        except asyncio.CancelledError:
+            raise
+        except OSError as exc:
+            self._connect_task = None
+            delay = self.backoff.next_delay()
+            self.log.info("%s: connect failed: %s; next try in %.1f s", self.where.address, exc.strerror or exc, delay)
+            self.session.next_connect_retry(delay)
+            self.session.connection_failed(self.now())
+            self.pump(None)
+
+    def _socket(self) -> socket.socket:
+        fam = socket.AF_INET6 if ipaddress.ip_address(self.where.address).version == 6 else socket.AF_INET
+        sock = socket.socket(fam, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self.where.password:
+                set_md5(sock, self.where.address, self.where.password)
+            if self.where.ttl_security:
+                set_ttl_security(sock, fam, self.where.ttl_security)
+            if self.where.local_address:
+                sock.bind((self.where.local_address, 0))
+        except OSError:
+            sock.close()
+            raise
+        return sock
+
+    def link_gone(self, link: _Link) -> None:
+        if link is self.spare:
+            self.spare = None
+        elif link is self.link:
+            self.link = None
+            if self.spare is not None:  # the colliding connection carries on
+                self.link, self.spare = self.spare, None
+                self.session = self.link.session
+
+    # -- the pump -------------------------------------------------------------------------
+    def pump(self, link: _Link | None) -> None:
+        """Move what the Session produced to the socket, the sink and the timer."""
+        session = link.session if link is not None else self.session
+        out = session.data_to_send()
+        if out and link is not None:
+            link.write(out)
+        for event in session.next_events():
+            self._on_event(link, session, event)
+        self._arm(session)
+
+    def _arm(self, session: Session) -> None:
+        if session is not self.session:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        deadline = session.get_timer()
+        if deadline is not None:
+            self._timer = self.loop.call_at(deadline, self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        for link in (self.link, self.spare):
+            if link is not None and link.session.get_timer() is not None:
+                link.session.handle_timer(self.now())
+                self.pump(link)
+        if self.link is None:
+            self.session.handle_timer(self.now())
+            self.pump(None)
+
+    def _on_event(self, link: _Link | None, session: Session, event: ft.Event) -> None:
+        if isinstance(event, ft.ConnectRequested):
+            if session is self.session:
+                self._schedule_connect()
+            return
+        if isinstance(event, ft.CloseRequested):
+            if link is not None:
+                link.close()
+            elif self._connect_task is not None:  # abandon the attempt in progress
+                self._connect_task.cancel()
+                self._connect_task = None
+            return
+        if isinstance(event, ft.StateChanged):
+            self.log.info("%s: %s -> %s (%s)", self.where.address, event.old.value, event.new.value, event.reason)
+            if event.new is ft.State.OPEN_CONFIRM and self.spare is not None:
+                self._resolve_collision()
+        elif isinstance(event, ft.SessionUp):
+            self.backoff.reset()
+            session.next_connect_retry(self.where.connect_retry)
+            self.prefixes.clear()
+        elif isinstance(event, ft.SessionDown):
+            self.prefixes.clear()
+            if session is self.session:
+                # ConnectRetry backs off, with jitter, until a session comes up again
+                session.next_connect_retry(self.backoff.next_delay())
+            if event.sent is not None or event.received is not None:
+                self.log.warning("%s: session down: %s", self.where.address, event.reason)
+        elif isinstance(event, ft.UpdateReceived):
+            self._count(link, event)
+        if self.sink is not None and session is self.session:
+            self.sink(self, event)
+
+    def _resolve_collision(self) -> None:
+        """RFC 4271 6.8: keep the connection opened by the speaker with the higher BGP id."""
+        assert self.link is not None and self.spare is not None
+        peer_id = self.link.session.peer_id or self.spare.session.peer_id
+        if peer_id is None:
+            return
+        keep_outgoing = resolve_collision(self.settings.router_id, peer_id)
+        outgoing, incoming = (self.link, self.spare) if not self.link.incoming else (self.spare, self.link)
+        loser = incoming if keep_outgoing else outgoing
+        loser.session.stop(self.now(), Notification(CEASE, CEASE_COLLISION))
+        self.pump(loser)
+        if loser is self.link:
+            self.link, self.spare = self.spare, loser
+            self.session = self.link.session
+
+    def _count(self, link: _Link | None, event: ft.UpdateReceived) -> None:
+        """Maximum-prefix limit per family (RFC 4486 Cease subcode 1)."""
+        if not self.where.max_prefixes:
+            return
+        update = event.update
+        for fam, prefixes in update.withdrawals().items():
+            self.prefixes.setdefault(fam, set()).difference_update(prefixes)
+        for fam, prefixes in update.announced().items():
+            self.prefixes.setdefault(fam, set()).update(prefixes)
+        for fam, limit in self.where.max_prefixes:
+            if len(self.prefixes.get(fam, ())) > limit:
+                self.log.warning("%s: %s prefixes exceed the limit of %d", self.where.address, fam, limit)
+                data = fam.afi.to_bytes(2, "big") + bytes((fam.safi,)) + limit.to_bytes(4, "big")
+                if link is not None:
+                    link.session.reset(self.now(), Notification(CEASE, CEASE_MAX_PREFIXES, data))
+                    self.pump(link)
+                return

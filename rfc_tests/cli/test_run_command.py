@@ -1,0 +1,73 @@
+"""`pyspeaker run` and `check-config`: bad configuration is refused before anything starts,
+naming the file and the key; a good one runs until SIGTERM and exits cleanly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from pyspeaker.config import ConfigError, default_text, load_default, parse
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "pyspeaker.cli", *args]
+
+
+def test_bad_config_names_file_and_keys(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(
+        '[global]\nasn = 65000\nrouter_id = "0.0.0.0"\n[[neighbor]]\naddress = "10.0.0.300"\n'
+        "remote_as = 65001\nhold_time = 1\n"
+    )
+    proc = subprocess.run(_cli("run", "--config", str(path)), capture_output=True, timeout=30, check=False, text=True)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert all(line.startswith(f"{path}: ") for line in lines)
+    assert any("global.router_id" in line for line in lines)
+    assert any("neighbor[0].address" in line for line in lines)
+    assert any("neighbor[0].hold_time" in line for line in lines)
+    assert "Traceback" not in proc.stderr
+
+
+def test_check_config_accepts_the_default(tmp_path: Path) -> None:
+    path = tmp_path / "default.toml"
+    path.write_text(default_text())
+    proc = subprocess.run(_cli("check-config", str(path)), capture_output=True, timeout=30, check=False, text=True)
+    assert proc.returncode == 0 and "OK (1 neighbors)" in proc.stdout
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    try:
+        parse('[global]\nasn = "x"\n[[neighbor]]\nremote_as = 1\nbogus = 3\n[extra]\n', "c.toml")
+    except ConfigError as exc:
+        keys = [p.split(":")[0] for p in exc.problems]
+        assert keys == ["global.asn", "global.router_id", "neighbor[0].address", "neighbor[0].bogus", "extra"]
+    else:
+        raise AssertionError("accepted a broken config")
+
+
+def test_default_config_is_loopback_only() -> None:
+    config = load_default()
+    assert all(a.is_loopback for a in config.global_.listen)
+    assert all(n.address.is_loopback and n.passive for n in config.neighbors)
+
+
+def test_run_default_until_sigterm(tmp_path: Path) -> None:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(
+        _cli("run", "--log-format", "json"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()  # printed once listening
+        assert "listening on 127.0.0.1 port 1179" in first
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
+    assert '"level": "info"' in err and '"peer": "127.0.0.2"' in err
