@@ -71,3 +71,12 @@ def test_run_default_until_sigterm(tmp_path: Path) -> None:
             proc.kill()
     assert proc.returncode == 0
     assert '"level": "info"' in err and '"peer": "127.0.0.2"' in err
+
+
+def test_example_configs_are_valid() -> None:
+    root = Path(__file__).resolve().parents[2] / "examples"
+    configs = sorted(root.glob("*.toml"))
+    assert configs
+    for path in configs:
+        proc = subprocess.run(_cli("check-config", str(path)), capture_output=True, timeout=30, check=False, text=True)
+        assert proc.returncode == 0, proc.stderr
