@@ -1,0 +1,682 @@
+"""Drivers for the real BGP daemons: write a config, start the daemon in its own network
+namespace (foreground, no systemd, its own runtime folder), read its view through its CLI,
+freeze/thaw it, stop it by PID.
+
+Every driver offers the same few questions, so the tests can be written once:
+
+* ``await d.established()`` -> (bool, the CLI text it was read from)
+* ``await d.last_error()``  -> text naming the last NOTIFICATION/reset the daemon recorded
+* ``await d.route(afi, prefix)`` -> :class:`RouteView` or None (the daemon's RIB for a
+  prefix learned from pyspeaker)
+* ``await d.session_count()`` -> how many Established sessions the daemon has with us
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from .netns import Link, Netns, arun, poll_sync
+
+BIRD16_DIR = Path(os.environ.get("PYSPEAKER_BIRD16_DIR", "/opt/pyspeaker-interop/bird16"))
+
+# what a daemon originates (pyspeaker must receive these with the attributes)
+DAEMON_V4 = "10.2.0.0/24"
+DAEMON_V6 = "2001:db8:2::/48"
+DAEMON_COMMUNITY = (65002, 11)
+DAEMON_LARGE = (65002, 1, 2)
+
+
+@dataclass
+class Options:
+    """How a daemon is set up for one test."""
+
+    local_as: int = 65002
+    peer_as: int = 65001  # what the daemon expects pyspeaker's AS to be
+    password: str | None = None
+    originate: bool = True
+    passive: bool = False
+
+
+@dataclass
+class RouteView:
+    """A route as the daemon's CLI shows it, normalised: communities as "a:b", large
+    communities as "a:b:c"."""
+
+    prefix: str
+    med: int | None = None
+    communities: set[str] = field(default_factory=set)
+    large_communities: set[str] = field(default_factory=set)
+    as_path: str = ""
+    next_hop: str = ""
+    raw: Any = None
+
+
+def need_binary(path: str) -> str:
+    found = shutil.which(path) if "/" not in path else (path if os.access(path, os.X_OK) else None)
+    if not found:
+        raise FileNotFoundError(path)
+    return found
+
+
+class Daemon:
+    """Base: a run folder, a namespace, processes started by us."""
+
+    kind: ClassVar[str] = "daemon"
+    binaries: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, ns: Netns, opts: Options) -> None:
+        self.ns = ns
+        self.link: Link = ns.link
+        self.opts = opts
+        self.rundir = Path(tempfile.mkdtemp(prefix=f"ps-{self.kind}-"))
+        os.chmod(self.rundir, 0o777)
+        self.logs: list[Path] = []
+        self.main: subprocess.Popen[bytes] | None = None  # the BGP process (frozen by freeze())
+
+    @classmethod
+    def check_binaries(cls) -> None:
+        for b in cls.binaries:
+            need_binary(b)
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def log_path(self, name: str) -> Path:
+        p = self.rundir / f"{name}.log"
+        self.logs.append(p)
+        return p
+
+    def log_text(self) -> str:
+        return "\n".join(p.read_text(errors="replace") for p in self.logs if p.exists())
+
+    def log_tail(self, lines: int = 60) -> str:
+        out = []
+        for p in self.logs:
+            if p.exists():
+                text = p.read_text(errors="replace").splitlines()[-lines:]
+                out.append(f"--- {p.name} (last {len(text)} lines) ---\n" + "\n".join(text))
+        return "\n".join(out)
+
+    def freeze(self) -> None:
+        assert self.main is not None
+        os.kill(self.main.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        if self.main is not None and self.main.poll() is None:
+            os.kill(self.main.pid, signal.SIGCONT)
+
+    def close(self) -> None:
+        self.thaw()
+        self.ns.close()
+        shutil.rmtree(self.rundir, ignore_errors=True)
+
+    def check_alive(self) -> None:
+        for proc in self.ns.procs:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{self.kind} exited with {proc.returncode}:\n{self.log_tail()}")
+
+    # -- the questions the tests ask --------------------------------------------------------
+    async def established(self) -> tuple[bool, str]:
+        raise NotImplementedError
+
+    async def last_error(self) -> str:
+        raise NotImplementedError
+
+    async def route(self, afi: int, prefix: str) -> tuple[RouteView | None, str]:
+        raise NotImplementedError
+
+    async def session_count(self) -> tuple[int, str]:
+        ok, text = await self.established()
+        return int(ok), text
+
+    async def families(self) -> tuple[set[str], str]:
+        """The families the daemon says the session carries ("ipv4", "ipv6")."""
+        raise NotImplementedError
+
+    async def notification_received(self, code: int, subcode: int) -> tuple[bool, str]:
+        """Whether the daemon recorded receiving this NOTIFICATION (and the evidence)."""
+        raise NotImplementedError
+
+    def established_count(self) -> int:
+        """How many times the daemon's log says a session came up."""
+        return len(re.findall(self.up_pattern, self.log_text()))
+
+    up_pattern: ClassVar[str] = "$^"
+
+
+# what BIRD prints for a NOTIFICATION it received (proto/bgp/bgp.c bgp_msg_table)
+BIRD_MESSAGES = {
+    (2, 2): "Bad peer AS",
+    (4, 0): "Hold timer expired",
+    (6, 2): "Administrative shutdown",
+    (6, 7): "Connection collision resolution",
+}
+
+
+def bird_families(text: str) -> set[str]:
+    return {m.group(1) for m in re.finditer(r"Channel (ipv4|ipv6)\s*\n\s*State:\s+UP", text)}
+
+
+# -- BIRD 2 --------------------------------------------------------------------------------------
+_BIRD_COMM = re.compile(r"\((\d+),\s*(\d+)\)")
+_BIRD_LARGE = re.compile(r"\((\d+),\s*(\d+),\s*(\d+)\)")
+
+
+def parse_bird_route(text: str, prefix: str) -> RouteView | None:
+    """`birdc show route all for PREFIX` (BIRD 2) / `show route PREFIX all` (BIRD 1.6)."""
+    if prefix not in text:
+        return None
+    view = RouteView(prefix, raw=text)
+    for line in text.splitlines():
+        line = line.strip()
+        key, _, value = line.partition(":")
+        value = value.strip()
+        if key == "BGP.med":
+            view.med = int(value)
+        elif key == "BGP.community":
+            view.communities = {f"{a}:{b}" for a, b in _BIRD_COMM.findall(value)}
+        elif key == "BGP.large_community":
+            view.large_communities = {f"{a}:{b}:{c}" for a, b, c in _BIRD_LARGE.findall(value)}
+        elif key == "BGP.as_path":
+            view.as_path = value
+        elif key == "BGP.next_hop":
+            view.next_hop = value
+    return view
+
+
+class Bird2(Daemon):
+    kind = "bird2"
+    binaries = ("bird", "birdc")
+    bird = "bird"
+    birdc = "birdc"
+
+    def config(self) -> str:
+        link, o = self.link, self.opts
+        password = f'password "{o.password}";' if o.password else ""
+        c, lg = DAEMON_COMMUNITY, DAEMON_LARGE
+        attrs = f"bgp_community.add(({c[0]},{c[1]})); bgp_large_community.add(({lg[0]},{lg[1]},{lg[2]}));"
+        orig = (
+            f"protocol static orig4 {{ ipv4; route {DAEMON_V4} blackhole {{ {attrs} }}; }}\n"
+            f"protocol static orig6 {{ ipv6; route {DAEMON_V6} blackhole {{ {attrs} }}; }}\n"
+            if o.originate
+            else ""
+        )
+        return textwrap.dedent(f"""\
+            log stderr all;
+            router id {link.their4};
+            protocol device {{ scan time 5; }}
+            """) + orig + textwrap.dedent(f"""\
+            protocol bgp p1 {{
+              debug {{ states, events }};
+              local {link.their4} port 179 as {o.local_as};
+              neighbor {link.our4} port 179 as {o.peer_as};
+              hold time 9; keepalive time 3;
+              connect retry time 1; connect delay time 1; error wait time 1, 10;
+              {"passive on;" if o.passive else ""}
+              {password}
+              ipv4 {{ import all; export where proto ~ "orig*"; }};
+              ipv6 {{ import all; export where proto ~ "orig*"; next hop address {link.their6}; }};
+            }}
+            """)
+
+    @property
+    def ctl(self) -> str:
+        return str(self.rundir / "bird.ctl")
+
+    def start(self) -> None:
+        conf = self.rundir / "bird.conf"
+        conf.write_text(self.config())
+        self.main = self.ns.spawn(
+            [self.bird, "-f", "-c", str(conf), "-s", self.ctl, "-P", str(self.rundir / "bird.pid")],
+            self.log_path("bird"),
+        )
+        self._wait_ready(self.birdc, self.ctl)
+
+    def _wait_ready(self, birdc: str, ctl: str) -> None:
+        def probe() -> tuple[bool, str]:
+            self.check_alive()
+            p = subprocess.run([birdc, "-s", ctl, "show", "status"], capture_output=True, text=True, timeout=5)
+            return p.returncode == 0 and "Daemon is up and running" in p.stdout, p.stdout + p.stderr
+
+        poll_sync(probe, f"{self.kind} control socket")
+
+    async def cli(self, *args: str, birdc: str | None = None, ctl: str | None = None) -> str:
+        rc, out, err = await arun(birdc or self.birdc, "-s", ctl or self.ctl, *args)
+        return out + err
+
+    async def protocol(self) -> str:
+        return await self.cli("show", "protocols", "all", "p1")
+
+    async def established(self) -> tuple[bool, str]:
+        text = await self.protocol()
+        return bool(re.search(r"BGP state:\s+Established", text)), text
+
+    async def last_error(self) -> str:
+        text = await self.protocol()
+        m = re.search(r"Last error:\s*(.*)", text)
+        return (m.group(1).strip() if m else "") + "\n" + text
+
+    async def route(self, afi: int, prefix: str) -> tuple[RouteView | None, str]:
+        text = await self.cli("show", "route", "all", "for", prefix, "protocol", "p1")
+        return parse_bird_route(text, prefix), text
+
+    async def families(self) -> tuple[set[str], str]:
+        text = await self.protocol()
+        return bird_families(text), text
+
+    up_pattern = "BGP session established"
+
+    async def notification_received(self, code: int, subcode: int) -> tuple[bool, str]:
+        wanted = f"Received: {BIRD_MESSAGES[(code, subcode)]}"
+        lines = [ln for ln in self.log_text().splitlines() if "Received:" in ln]
+        return any(wanted in ln for ln in lines), "\n".join(lines[-5:]) or "(no NOTIFICATION in the log)"
+
+
+# -- BIRD 1.6: bird for IPv4, bird6 for IPv6 ------------------------------------------------------
+class Bird16(Daemon):
+    """Two daemons, two sessions: bird over 10.77.n.x (IPv4 unicast), bird6 over
+    fd00:77:n::x (IPv6 unicast)."""
+
+    kind = "bird16"
+    binaries = tuple(str(BIRD16_DIR / "usr/sbin" / b) for b in ("bird", "bird6", "birdc", "birdc6"))
+
+    def __init__(self, ns: Netns, opts: Options) -> None:
+        super().__init__(ns, opts)
+        self.main6: subprocess.Popen[bytes] | None = None
+
+    def config(self, v6: bool) -> str:
+        link, o = self.link, self.opts
+        local, peer = (link.their6, link.our6) if v6 else (link.their4, link.our4)
+        prefix = DAEMON_V6 if v6 else DAEMON_V4
+        c, lg = DAEMON_COMMUNITY, DAEMON_LARGE
+        password = f'password "{o.password}";' if o.password else ""
+        orig = ""
+        if o.originate:
+            orig = textwrap.dedent(f"""\
+                protocol static orig {{
+                  import filter {{ bgp_community.add(({c[0]},{c[1]})); bgp_large_community.add(({lg[0]},{lg[1]},{lg[2]})); accept; }};
+                  route {prefix} blackhole;
+                }}
+                """)
+        return (
+            textwrap.dedent(f"""\
+            log stderr all;
+            router id {link.their4};
+            listen bgp address {local} port 179;
+            protocol device {{ scan time 5; }}
+            """)
+            + orig
+            + textwrap.dedent(f"""\
+            protocol bgp p1 {{
+              debug {{ states, events }};
+              local {local} as {o.local_as};
+              neighbor {peer} as {o.peer_as};
+              hold time 9; keepalive time 3;
+              connect retry time 1; connect delay time 1; error wait time 1, 10;
+              {"passive on;" if o.passive else ""}
+              {password}
+              import all; export where proto = "orig";
+            }}
+            """)
+        )
+
+    def _bin(self, name: str) -> str:
+        return str(BIRD16_DIR / "usr/sbin" / name)
+
+    def ctl(self, v6: bool) -> str:
+        return str(self.rundir / ("bird6.ctl" if v6 else "bird.ctl"))
+
+    def start(self) -> None:
+        for v6 in (False, True):
+            name = "bird6" if v6 else "bird"
+            conf = self.rundir / f"{name}.conf"
+            conf.write_text(self.config(v6))
+            proc = self.ns.spawn(
+                [self._bin(name), "-f", "-c", str(conf), "-s", self.ctl(v6), "-P", str(self.rundir / f"{name}.pid")],
+                self.log_path(name),
+            )
+            if v6:
+                self.main6 = proc
+            else:
+                self.main = proc
+        for v6 in (False, True):
+            Bird2._wait_ready(self, self._bin("birdc6" if v6 else "birdc"), self.ctl(v6))  # type: ignore[arg-type]
+
+    def freeze(self) -> None:
+        super().freeze()
+        assert self.main6 is not None
+        os.kill(self.main6.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        super().thaw()
+        if self.main6 is not None and self.main6.poll() is None:
+            os.kill(self.main6.pid, signal.SIGCONT)
+
+    async def cli(self, v6: bool, *args: str) -> str:
+        rc, out, err = await arun(self._bin("birdc6" if v6 else "birdc"), "-s", self.ctl(v6), *args)
+        return out + err
+
+    async def established_v(self, v6: bool) -> tuple[bool, str]:
+        text = await self.cli(v6, "show", "protocols", "all", "p1")
+        return bool(re.search(r"BGP state:\s+Established", text)), text
+
+    async def established(self) -> tuple[bool, str]:
+        ok4, t4 = await self.established_v(False)
+        ok6, t6 = await self.established_v(True)
+        return ok4 and ok6, f"bird:\n{t4}\nbird6:\n{t6}"
+
+    async def last_error(self) -> str:
+        text = await self.cli(False, "show", "protocols", "all", "p1")
+        m = re.search(r"Last error:\s*(.*)", text)
+        return (m.group(1).strip() if m else "") + "\n" + text
+
+    async def route(self, afi: int, prefix: str) -> tuple[RouteView | None, str]:
+        text = await self.cli(afi == 2, "show", "route", prefix, "all", "protocol", "p1")
+        return parse_bird_route(text, prefix), text
+
+    async def session_count(self) -> tuple[int, str]:
+        ok4, t4 = await self.established_v(False)
+        ok6, t6 = await self.established_v(True)
+        return int(ok4) + int(ok6), f"bird:\n{t4}\nbird6:\n{t6}"
+
+    async def families(self) -> tuple[set[str], str]:
+        ok4, t4 = await self.established_v(False)
+        ok6, t6 = await self.established_v(True)
+        return ({"ipv4"} if ok4 else set()) | ({"ipv6"} if ok6 else set()), f"bird:\n{t4}\nbird6:\n{t6}"
+
+    up_pattern = "BGP session established"
+
+    async def notification_received(self, code: int, subcode: int) -> tuple[bool, str]:
+        return await Bird2.notification_received(self, code, subcode)  # type: ignore[arg-type]
+
+
+# -- FRR -------------------------------------------------------------------------------------------
+FRR_DIR = Path("/usr/lib/frr")
+
+
+class Frr(Daemon):
+    """zebra (as frr:frr: it refuses root, which is not in frrvty) and bgpd (root, -n: no FIB)."""
+
+    kind = "frr"
+    binaries = (str(FRR_DIR / "zebra"), str(FRR_DIR / "bgpd"), "vtysh")
+
+    def config(self) -> str:
+        link, o = self.link, self.opts
+        c, lg = DAEMON_COMMUNITY, DAEMON_LARGE
+        nb = link.our4
+        lines = [
+            "frr defaults traditional",
+            f"hostname frr-{link.n}",
+            "log stdout debugging",
+            "debug bgp neighbor-events",
+            "!",
+            "route-map ORIG permit 10",
+            f" set community {c[0]}:{c[1]}",
+            f" set large-community {lg[0]}:{lg[1]}:{lg[2]}",
+            "!",
+            "route-map NH6 permit 10",
+            f" set ipv6 next-hop global {link.their6}",
+            "!",
+            f"router bgp {o.local_as}",
+            f" bgp router-id {link.their4}",
+            " no bgp ebgp-requires-policy",
+            " no bgp default ipv4-unicast",
+            " no bgp network import-check",
+            " timers bgp 3 9",
+            f" neighbor {nb} remote-as {o.peer_as}",
+            f" neighbor {nb} timers connect 1",
+        ]
+        if o.password:
+            lines.append(f" neighbor {nb} password {o.password}")
+        if o.passive:
+            lines.append(f" neighbor {nb} passive")
+        lines += [" address-family ipv4 unicast", f"  neighbor {nb} activate"]
+        if o.originate:
+            lines.append(f"  network {DAEMON_V4} route-map ORIG")
+        lines += [" exit-address-family", " address-family ipv6 unicast", f"  neighbor {nb} activate"]
+        lines.append(f"  neighbor {nb} route-map NH6 out")
+        if o.originate:
+            lines.append(f"  network {DAEMON_V6} route-map ORIG")
+        lines += [" exit-address-family", "!"]
+        return "\n".join(lines) + "\n"
+
+    def start(self) -> None:
+        run = str(self.rundir)
+        zconf = self.rundir / "zebra.conf"
+        zconf.write_text("hostname zebra\nlog stdout informational\n")
+        conf = self.rundir / "bgpd.conf"
+        conf.write_text(self.config())
+        for p in (zconf, conf):
+            os.chmod(p, 0o644)
+        zserv = str(self.rundir / "zserv.api")
+        self.ns.spawn(
+            [str(FRR_DIR / "zebra"), "-f", str(zconf), "-i", f"{run}/zebra.pid", "--vty_socket", run,
+             "-u", "frr", "-g", "frr", "-P", "0", "-z", zserv],
+            self.log_path("zebra"),
+        )  # fmt: skip
+
+        def zebra_up() -> tuple[bool, str]:
+            self.check_alive()
+            return os.path.exists(zserv), self.log_tail(10)
+
+        poll_sync(zebra_up, "zebra's zserv.api socket")
+        self.main = self.ns.spawn(
+            [str(FRR_DIR / "bgpd"), "-f", str(conf), "-i", f"{run}/bgpd.pid", "--vty_socket", run,
+             "-n", "-S", "-u", "root", "-g", "root", "-P", "0", "-p", "179", "-z", zserv],
+            self.log_path("bgpd"),
+        )  # fmt: skip
+
+        def bgpd_up() -> tuple[bool, str]:
+            self.check_alive()
+            p = subprocess.run(self._vtysh("show bgp summary json"), capture_output=True, text=True, timeout=5)
+            return p.returncode == 0 and "ipv4Unicast" in p.stdout, p.stdout + p.stderr
+
+        poll_sync(bgpd_up, "bgpd's vty")
+
+    def _vtysh(self, command: str) -> list[str]:
+        return ["vtysh", "--vty_socket", str(self.rundir), "-d", "bgpd", "-c", command]
+
+    async def vtysh(self, command: str) -> str:
+        rc, out, err = await arun(*self._vtysh(command))
+        return out + err
+
+    async def vtysh_json(self, command: str) -> tuple[dict[str, Any], str]:
+        text = await self.vtysh(command)
+        try:
+            return json.loads(text), text
+        except ValueError:
+            return {}, text
+
+    async def neighbor(self) -> tuple[dict[str, Any], str]:
+        data, text = await self.vtysh_json(f"show bgp neighbors {self.link.our4} json")
+        return data.get(self.link.our4, {}), text
+
+    async def established(self) -> tuple[bool, str]:
+        n, text = await self.neighbor()
+        return n.get("bgpState") == "Established", text
+
+    async def last_error(self) -> str:
+        n, text = await self.neighbor()
+        keys = ("lastNotificationReason", "lastResetDueTo", "lastErrorCodeSubcode", "lastNotificationHardReset")
+        picked = {k: n[k] for k in keys if k in n}
+        return json.dumps(picked) + "\n" + text
+
+    async def route(self, afi: int, prefix: str) -> tuple[RouteView | None, str]:
+        fam = "ipv6" if afi == 2 else "ipv4"
+        data, text = await self.vtysh_json(f"show bgp {fam} unicast {prefix} json")
+        paths = data.get("paths") or []
+        if not paths:
+            return None, text
+        p = paths[0]
+        view = RouteView(prefix, raw=data)
+        view.med = p.get("metric")
+        view.communities = set((p.get("community") or {}).get("string", "").split())
+        view.large_communities = set((p.get("largeCommunity") or {}).get("string", "").split())
+        view.as_path = (p.get("aspath") or {}).get("string", "")
+        hops = p.get("nexthops") or []
+        view.next_hop = hops[0].get("ip", "") if hops else ""
+        return view, text
+
+    async def session_count(self) -> tuple[int, str]:
+        n, text = await self.neighbor()
+        return int(n.get("bgpState") == "Established"), text
+
+    async def families(self) -> tuple[set[str], str]:
+        n, text = await self.neighbor()
+        mp = (n.get("neighborCapabilities") or {}).get("multiprotocolExtensions") or {}
+        names = {"ipv4Unicast": "ipv4", "ipv6Unicast": "ipv6"}
+        return {names[k] for k, v in mp.items() if k in names and v.get("advertisedAndReceived")}, text
+
+    up_pattern = r"went from OpenConfirm to Established"
+
+    async def notification_received(self, code: int, subcode: int) -> tuple[bool, str]:
+        # FRR's JSON (lastResetDueTo, notificationsRecv) is overwritten by the next connection
+        # attempt within a second; its log keeps the NOTIFICATION
+        lines = [ln for ln in self.log_text().splitlines() if "%NOTIFICATION" in ln]
+        wanted = f"received from neighbor {self.link.our4} {code}/{subcode} "
+        return any(wanted in ln for ln in lines), "\n".join(lines[-5:]) or "(no NOTIFICATION in the log)"
+
+
+# -- GoBGP -------------------------------------------------------------------------------------------
+class Gobgp(Daemon):
+    kind = "gobgp"
+    binaries = ("gobgpd", "gobgp")
+    api = "127.0.0.1:50051"  # inside the daemon's own namespace: no clash between tests
+
+    def config(self) -> str:
+        link, o = self.link, self.opts
+        password = f'    auth-password = "{o.password}"\n' if o.password else ""
+        passive = "    passive-mode = true\n" if o.passive else ""
+        return (
+            f"""[global.config]
+  as = {o.local_as}
+  router-id = "{link.their4}"
+  port = 179
+  local-address-list = ["{link.their4}", "{link.their6}"]
+
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "{link.our4}"
+    peer-as = {o.peer_as}
+{password}  [neighbors.transport.config]
+    remote-port = 179
+    local-address = "{link.their4}"
+{passive}  [neighbors.timers.config]
+    connect-retry = 1
+    hold-time = 9
+    keepalive-interval = 3
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv4-unicast"
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv6-unicast"
+"""
+        )
+
+    def start(self) -> None:
+        conf = self.rundir / "gobgpd.toml"
+        conf.write_text(self.config())
+        self.main = self.ns.spawn(
+            ["gobgpd", "-f", str(conf), "--api-hosts", self.api, "--pprof-disable", "-p", "-l", "debug"],
+            self.log_path("gobgpd"),
+        )
+
+        def up() -> tuple[bool, str]:
+            self.check_alive()
+            p = self.ns.run(*self._gobgp("global"), check=False, timeout=5)
+            return p.returncode == 0 and "AS:" in p.stdout, p.stdout + p.stderr
+
+        poll_sync(up, "gobgpd's API")
+        if self.opts.originate:
+            c, lg = DAEMON_COMMUNITY, DAEMON_LARGE
+            comm = ["community", f"{c[0]}:{c[1]}", "large-community", f"{lg[0]}:{lg[1]}:{lg[2]}"]
+            self.ns.run(*self._gobgp("global", "rib", "add", "-a", "ipv4", DAEMON_V4, "nexthop", self.link.their4, *comm))
+            self.ns.run(*self._gobgp("global", "rib", "add", "-a", "ipv6", DAEMON_V6, "nexthop", self.link.their6, *comm))
+
+    def _gobgp(self, *args: str) -> list[str]:
+        host, port = self.api.split(":")
+        return ["gobgp", "-u", host, "-p", port, *args]
+
+    async def gobgp(self, *args: str) -> str:
+        rc, out, err = await self.ns.arun(*self._gobgp(*args))
+        return out + err
+
+    async def neighbor(self) -> tuple[dict[str, Any], str]:
+        text = await self.gobgp("neighbor", self.link.our4, "-j")
+        try:
+            return json.loads(text), text
+        except ValueError:
+            return {}, text
+
+    async def established(self) -> tuple[bool, str]:
+        n, text = await self.neighbor()
+        state = (n.get("state") or {}).get("session_state")
+        return state in (6, "ESTABLISHED", "established"), text
+
+    async def last_error(self) -> str:
+        # gobgp keeps no "last error" in its API: the log has the NOTIFICATION it received
+        lines = [ln for ln in self.log_text().splitlines() if "otification" in ln]
+        return "\n".join(lines[-5:])
+
+    async def families(self) -> tuple[set[str], str]:
+        text = await self.gobgp("neighbor", self.link.our4)
+        fams = set(re.findall(r"(ipv4|ipv6)-unicast:\s+advertised and received", text))
+        return fams, text
+
+    up_pattern = r'msg="Peer Up"'
+
+    async def notification_received(self, code: int, subcode: int) -> tuple[bool, str]:
+        lines = [ln for ln in self.log_text().splitlines() if "notification" in ln or "invalid-msg" in ln]
+        if any(f"Code={code} " in ln and f"Subcode={subcode} " in ln for ln in lines):
+            return True, "\n".join(lines[-5:])
+        # A NOTIFICATION that arrives in OpenConfirm is not decoded by GoBGP 3.10: the FSM
+        # goes to Idle with reason "invalid-msg" and only the message counter shows it.
+        n, text = await self.neighbor()
+        count = ((n.get("state") or {}).get("messages") or {}).get("received", {}).get("notification", 0)
+        in_open_confirm = any("old=BGP_FSM_OPENCONFIRM" in ln and "reason=invalid-msg" in ln for ln in lines)
+        evidence = f"received notification counter {count}; log:\n" + "\n".join(lines[-5:])
+        return count >= 1 and in_open_confirm, evidence
+
+    async def route(self, afi: int, prefix: str) -> tuple[RouteView | None, str]:
+        fam = "ipv6" if afi == 2 else "ipv4"
+        text = await self.gobgp("neighbor", self.link.our4, "adj-in", prefix, "-a", fam, "-j")
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return None, text
+        paths = data.get(prefix) if isinstance(data, dict) else None
+        if not paths:
+            return None, text
+        p = paths[0]
+        view = RouteView(prefix, raw=p)
+        for a in p.get("attrs", []):
+            t = a.get("type")
+            if t == 4:
+                view.med = a.get("metric")
+            elif t == 8:
+                view.communities = {f"{v >> 16}:{v & 0xFFFF}" for v in a.get("communities", [])}
+            elif t == 32:
+                view.large_communities = {
+                    f"{v['ASN']}:{v['LocalData1']}:{v['LocalData2']}" for v in a.get("value", [])
+                }
+            elif t == 2:
+                view.as_path = json.dumps(a.get("as_paths"))
+            elif t == 3:
+                view.next_hop = a.get("nexthop", "")
+            elif t == 14:
+                view.next_hop = a.get("nexthop", "")
+        return view, text
+
+
+DAEMONS: dict[str, type[Daemon]] = {"bird2": Bird2, "frr": Frr, "gobgp": Gobgp, "bird16": Bird16}
