@@ -7,4 +7,4 @@ COPY pyspeaker ./pyspeaker
 RUN pip install --no-cache-dir . && rm -rf /root/.cache
 USER pyspeaker
 ENTRYPOINT ["pyspeaker"]
-CMD ["demo"]
+CMD ["run"]

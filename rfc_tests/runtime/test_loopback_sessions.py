@@ -4,6 +4,7 @@ UPDATEs, refuse strangers, and go down with the right NOTIFICATION."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 from collections.abc import Callable
 
@@ -12,7 +13,7 @@ import pytest
 from pyspeaker.config import parse
 from pyspeaker.fsm import types as ft
 from pyspeaker.runtime.speaker import Speaker
-from pyspeaker.wire import AsPath, Update, build_attrs, pack, prefix
+from pyspeaker.wire import IPV4_UNICAST, AsPath, Update, build_attrs, pack, prefix
 
 TIMEOUT = 20.0
 
@@ -183,4 +184,29 @@ async def test_hold_timer_expiry_when_peer_goes_silent(hold: int) -> None:
         assert (down.sent.code, down.sent.subcode) == (4, 0)
     finally:
         sock.close()
+        await b.stop()
+
+
+async def test_maximum_prefix_limit_ends_the_session_with_cease_1() -> None:
+    a, b, ra, rb = await _pair()
+    try:
+        await ra.wait_for(lambda e: isinstance(e, ft.SessionUp))
+        await rb.wait_for(lambda e: isinstance(e, ft.SessionUp))
+        # b allows 3 IPv4 prefixes from a; a sends 4 (one twice: duplicates do not count)
+        runner = b.peers["127.0.0.11"]
+        runner.where = dataclasses.replace(runner.where, max_prefixes=((IPV4_UNICAST, 3),))
+        attrs = build_attrs(origin=0, as_path=AsPath.sequence(65001), next_hop="192.0.2.11")
+        first = [prefix.parse(f"10.12.{i}.0/24") for i in range(3)]
+        for msg in pack.announce_ipv4(attrs.raw, first + first[:1]):
+            a.peers["127.0.0.12"].send_update(msg)
+        await rb.wait_for(lambda e: isinstance(e, ft.UpdateReceived) and len(e.update.nlri) == 4)
+        assert not any(isinstance(e, ft.SessionDown) for _, e in rb.events)
+        for msg in pack.announce_ipv4(attrs.raw, [prefix.parse("10.12.9.0/24")]):
+            a.peers["127.0.0.12"].send_update(msg)
+        down = await rb.wait_for(lambda e: isinstance(e, ft.SessionDown))
+        assert isinstance(down, ft.SessionDown) and down.sent is not None
+        assert (down.sent.code, down.sent.subcode) == (6, 1)
+        assert down.sent.data == b"\x00\x01\x01\x00\x00\x00\x03"  # AFI 1, SAFI 1, limit 3 (RFC 4486)
+    finally:
+        await a.stop()
         await b.stop()
