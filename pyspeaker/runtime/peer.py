@@ -253,24 +253,30 @@ class PeerRunner:
         self._arm(session)
 
     def _arm(self, session: Session) -> None:
-        if session is not self.session:
-            return
+        """One loop timer at the earliest deadline of this neighbor's sessions."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        deadline = session.get_timer()
-        if deadline is not None:
-            self._timer = self.loop.call_at(deadline, self._fire)
+        sessions = {id(s): s for s in (self.session, *(x.session for x in (self.link, self.spare) if x))}
+        deadlines = [d for s in sessions.values() if (d := s.get_timer()) is not None]
+        if deadlines:
+            self._timer = self.loop.call_at(min(deadlines), self._fire)
 
     def _fire(self) -> None:
         self._timer = None
+        now = self.now() + 0.001  # the loop may wake a hair before the deadline it was given
+        fired = False
         for link in (self.link, self.spare):
-            if link is not None and link.session.get_timer() is not None:
-                link.session.handle_timer(self.now())
+            if link is not None and (d := link.session.get_timer()) is not None and d <= now:
+                link.session.handle_timer(now)
                 self.pump(link)
-        if self.link is None:
-            self.session.handle_timer(self.now())
+                fired = True
+        if self.link is None and (d := self.session.get_timer()) is not None and d <= now:
+            self.session.handle_timer(now)
             self.pump(None)
+            fired = True
+        if not fired:
+            self._arm(self.session)
 
     def _on_event(self, link: _Link | None, session: Session, event: ft.Event) -> None:
         if isinstance(event, ft.ConnectRequested):
