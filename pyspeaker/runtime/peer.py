@@ -313,12 +313,18 @@ class PeerRunner:
     def _resolve_collision(self) -> None:
         """RFC 4271 6.8: keep the connection opened by the speaker with the higher BGP id."""
         assert self.link is not None and self.spare is not None
-        peer_id = self.link.session.peer_id or self.spare.session.peer_id
-        if peer_id is None:
-            return
-        keep_outgoing = resolve_collision(self.settings.router_id, peer_id)
         outgoing, incoming = (self.link, self.spare) if not self.link.incoming else (self.spare, self.link)
-        loser = incoming if keep_outgoing else outgoing
+        # The OpenConfirm event may be stale: with OPEN and KEEPALIVE in one read the session
+        # is already Established, and an Established connection always wins (RFC 4271 6.8).
+        established = [lk for lk in (self.link, self.spare) if lk.session.state is ft.State.ESTABLISHED]
+        if established:
+            loser = self.spare if established[0] is self.link else self.link
+        else:
+            peer_id = self.link.session.peer_id or self.spare.session.peer_id
+            if peer_id is None:
+                return
+            keep_outgoing = resolve_collision(self.settings.router_id, peer_id)
+            loser = incoming if keep_outgoing else outgoing
         loser.session.stop(self.now(), Notification(CEASE, CEASE_COLLISION))
         self.pump(loser)
         if loser is self.link:

@@ -12,7 +12,7 @@ import contextlib
 import os
 import re
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from typing import Any
 
 import pytest
@@ -62,15 +62,17 @@ def _own_namespace() -> None:
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Iterator[Any]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[Any]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     setattr(item, f"rep_{report.when}", report)
     return report
 
 
 def _failed(request: pytest.FixtureRequest) -> bool:
-    return any(getattr(request.node, f"rep_{w}", None) is not None and getattr(request.node, f"rep_{w}").failed
-               for w in ("setup", "call"))  # fmt: skip
+    reports = (getattr(request.node, f"rep_{when}", None) for when in ("setup", "call"))
+    return any(r is not None and r.failed for r in reports)
 
 
 DaemonFactory = Callable[..., Daemon]
@@ -97,10 +99,11 @@ def lab(request: pytest.FixtureRequest) -> Iterator[DaemonFactory]:
         return daemon
 
     yield make
-    failed = _failed(request)
+    failed = _failed(request) or os.environ.get("PYSPEAKER_INTEROP_LOGS") == "1"
     for daemon in made:
         if failed:
-            print(f"=== {daemon.kind} in {daemon.ns.name} ({daemon.rundir})\n{daemon.log_tail(80)}")
+            lines = int(os.environ.get("PYSPEAKER_INTEROP_LOG_LINES", "80"))
+            print(f"=== {daemon.kind} in {daemon.ns.name} ({daemon.rundir})\n{daemon.log_tail(lines)}")
         daemon.close()
 
 
@@ -118,7 +121,7 @@ async def speakers(request: pytest.FixtureRequest) -> AsyncIterator[SpeakerFacto
         return pair
 
     yield start
-    failed = _failed(request)
+    failed = _failed(request) or os.environ.get("PYSPEAKER_INTEROP_LOGS") == "1"
     for speaker, rec in started:
         if failed:
             print(f"=== pyspeaker events\n{rec.timeline()}")

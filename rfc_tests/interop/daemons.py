@@ -147,6 +147,13 @@ class Daemon:
         """Whether the daemon recorded receiving this NOTIFICATION (and the evidence)."""
         raise NotImplementedError
 
+    def own_hold_timer_expired(self) -> tuple[bool, str]:
+        """Whether the daemon's log says its own hold timer expired (it sent 4/0)."""
+        lines = [ln for ln in self.log_text().splitlines() if re.search(self.hold_pattern, ln)]
+        return bool(lines), "\n".join(lines[-3:])
+
+    hold_pattern: ClassVar[str] = "$^"
+
     def established_count(self) -> int:
         """How many times the daemon's log says a session came up."""
         return len(re.findall(self.up_pattern, self.log_text()))
@@ -211,11 +218,14 @@ class Bird2(Daemon):
             if o.originate
             else ""
         )
-        return textwrap.dedent(f"""\
+        return (
+            textwrap.dedent(f"""\
             log stderr all;
             router id {link.their4};
             protocol device {{ scan time 5; }}
-            """) + orig + textwrap.dedent(f"""\
+            """)
+            + orig
+            + textwrap.dedent(f"""\
             protocol bgp p1 {{
               debug {{ states, events }};
               local {link.their4} port 179 as {o.local_as};
@@ -228,6 +238,7 @@ class Bird2(Daemon):
               ipv6 {{ import all; export where proto ~ "orig*"; next hop address {link.their6}; }};
             }}
             """)
+        )
 
     @property
     def ctl(self) -> str:
@@ -251,7 +262,7 @@ class Bird2(Daemon):
         poll_sync(probe, f"{self.kind} control socket")
 
     async def cli(self, *args: str, birdc: str | None = None, ctl: str | None = None) -> str:
-        rc, out, err = await arun(birdc or self.birdc, "-s", ctl or self.ctl, *args)
+        _rc, out, err = await arun(birdc or self.birdc, "-s", ctl or self.ctl, *args)
         return out + err
 
     async def protocol(self) -> str:
@@ -275,6 +286,7 @@ class Bird2(Daemon):
         return bird_families(text), text
 
     up_pattern = "BGP session established"
+    hold_pattern = "Error: Hold timer expired"
 
     async def notification_received(self, code: int, subcode: int) -> tuple[bool, str]:
         wanted = f"Received: {BIRD_MESSAGES[(code, subcode)]}"
@@ -302,9 +314,10 @@ class Bird16(Daemon):
         password = f'password "{o.password}";' if o.password else ""
         orig = ""
         if o.originate:
+            attrs = f"bgp_community.add(({c[0]},{c[1]})); bgp_large_community.add(({lg[0]},{lg[1]},{lg[2]}));"
             orig = textwrap.dedent(f"""\
                 protocol static orig {{
-                  import filter {{ bgp_community.add(({c[0]},{c[1]})); bgp_large_community.add(({lg[0]},{lg[1]},{lg[2]})); accept; }};
+                  import filter {{ {attrs} accept; }};
                   route {prefix} blackhole;
                 }}
                 """)
@@ -363,7 +376,7 @@ class Bird16(Daemon):
             os.kill(self.main6.pid, signal.SIGCONT)
 
     async def cli(self, v6: bool, *args: str) -> str:
-        rc, out, err = await arun(self._bin("birdc6" if v6 else "birdc"), "-s", self.ctl(v6), *args)
+        _rc, out, err = await arun(self._bin("birdc6" if v6 else "birdc"), "-s", self.ctl(v6), *args)
         return out + err
 
     async def established_v(self, v6: bool) -> tuple[bool, str]:
@@ -395,9 +408,17 @@ class Bird16(Daemon):
         return ({"ipv4"} if ok4 else set()) | ({"ipv6"} if ok6 else set()), f"bird:\n{t4}\nbird6:\n{t6}"
 
     up_pattern = "BGP session established"
+    hold_pattern = "Error: Hold timer expired"
 
     async def notification_received(self, code: int, subcode: int) -> tuple[bool, str]:
-        return await Bird2.notification_received(self, code, subcode)  # type: ignore[arg-type]
+        """Both bird and bird6 must have received it (one NOTIFICATION per session)."""
+        wanted = f"Received: {BIRD_MESSAGES[(code, subcode)]}"
+        found, evidence = [], []
+        for path in self.logs:
+            lines = [ln for ln in path.read_text(errors="replace").splitlines() if "Received:" in ln]
+            found.append(any(wanted in ln for ln in lines))
+            evidence.append(f"{path.name}: " + (" | ".join(lines[-3:]) or "(none)"))
+        return all(found) and len(found) == 2, "\n".join(evidence)
 
 
 # -- FRR -------------------------------------------------------------------------------------------
@@ -487,7 +508,7 @@ class Frr(Daemon):
         return ["vtysh", "--vty_socket", str(self.rundir), "-d", "bgpd", "-c", command]
 
     async def vtysh(self, command: str) -> str:
-        rc, out, err = await arun(*self._vtysh(command))
+        _rc, out, err = await arun(*self._vtysh(command))
         return out + err
 
     async def vtysh_json(self, command: str) -> tuple[dict[str, Any], str]:
@@ -538,6 +559,7 @@ class Frr(Daemon):
         return {names[k] for k, v in mp.items() if k in names and v.get("advertisedAndReceived")}, text
 
     up_pattern = r"went from OpenConfirm to Established"
+    hold_pattern = r"%NOTIFICATION: sent to neighbor \S+ 4/0"
 
     async def notification_received(self, code: int, subcode: int) -> tuple[bool, str]:
         # FRR's JSON (lastResetDueTo, notificationsRecv) is overwritten by the next connection
@@ -557,8 +579,7 @@ class Gobgp(Daemon):
         link, o = self.link, self.opts
         password = f'    auth-password = "{o.password}"\n' if o.password else ""
         passive = "    passive-mode = true\n" if o.passive else ""
-        return (
-            f"""[global.config]
+        return f"""[global.config]
   as = {o.local_as}
   router-id = "{link.their4}"
   port = 179
@@ -582,7 +603,6 @@ class Gobgp(Daemon):
     [neighbors.afi-safis.config]
       afi-safi-name = "ipv6-unicast"
 """
-        )
 
     def start(self) -> None:
         conf = self.rundir / "gobgpd.toml"
@@ -601,15 +621,15 @@ class Gobgp(Daemon):
         if self.opts.originate:
             c, lg = DAEMON_COMMUNITY, DAEMON_LARGE
             comm = ["community", f"{c[0]}:{c[1]}", "large-community", f"{lg[0]}:{lg[1]}:{lg[2]}"]
-            self.ns.run(*self._gobgp("global", "rib", "add", "-a", "ipv4", DAEMON_V4, "nexthop", self.link.their4, *comm))
-            self.ns.run(*self._gobgp("global", "rib", "add", "-a", "ipv6", DAEMON_V6, "nexthop", self.link.their6, *comm))
+            for fam, prefix, nh in (("ipv4", DAEMON_V4, self.link.their4), ("ipv6", DAEMON_V6, self.link.their6)):
+                self.ns.run(*self._gobgp("global", "rib", "add", "-a", fam, prefix, "nexthop", nh, *comm))
 
     def _gobgp(self, *args: str) -> list[str]:
         host, port = self.api.split(":")
         return ["gobgp", "-u", host, "-p", port, *args]
 
     async def gobgp(self, *args: str) -> str:
-        rc, out, err = await self.ns.arun(*self._gobgp(*args))
+        _rc, out, err = await self.ns.arun(*self._gobgp(*args))
         return out + err
 
     async def neighbor(self) -> tuple[dict[str, Any], str]:
@@ -635,6 +655,7 @@ class Gobgp(Daemon):
         return fams, text
 
     up_pattern = r'msg="Peer Up"'
+    hold_pattern = r'msg="hold timer expired"'
 
     async def notification_received(self, code: int, subcode: int) -> tuple[bool, str]:
         lines = [ln for ln in self.log_text().splitlines() if "notification" in ln or "invalid-msg" in ln]
@@ -642,7 +663,7 @@ class Gobgp(Daemon):
             return True, "\n".join(lines[-5:])
         # A NOTIFICATION that arrives in OpenConfirm is not decoded by GoBGP 3.10: the FSM
         # goes to Idle with reason "invalid-msg" and only the message counter shows it.
-        n, text = await self.neighbor()
+        n, _text = await self.neighbor()
         count = ((n.get("state") or {}).get("messages") or {}).get("received", {}).get("notification", 0)
         in_open_confirm = any("old=BGP_FSM_OPENCONFIRM" in ln and "reason=invalid-msg" in ln for ln in lines)
         evidence = f"received notification counter {count}; log:\n" + "\n".join(lines[-5:])
@@ -667,14 +688,10 @@ class Gobgp(Daemon):
             elif t == 8:
                 view.communities = {f"{v >> 16}:{v & 0xFFFF}" for v in a.get("communities", [])}
             elif t == 32:
-                view.large_communities = {
-                    f"{v['ASN']}:{v['LocalData1']}:{v['LocalData2']}" for v in a.get("value", [])
-                }
+                view.large_communities = {f"{v['ASN']}:{v['LocalData1']}:{v['LocalData2']}" for v in a.get("value", [])}
             elif t == 2:
                 view.as_path = json.dumps(a.get("as_paths"))
-            elif t == 3:
-                view.next_hop = a.get("nexthop", "")
-            elif t == 14:
+            elif t == 3 or t == 14:
                 view.next_hop = a.get("nexthop", "")
         return view, text
 

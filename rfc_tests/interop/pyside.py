@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pyspeaker.config import parse
 from pyspeaker.fsm import types as ft
 from pyspeaker.runtime.speaker import Speaker
-from pyspeaker.wire import IPV4_UNICAST, IPV6_UNICAST, AsPath, AttrSet, Family, build_attrs, pack, prefix
+from pyspeaker.wire import IPV4_UNICAST, IPV6_UNICAST, AsPath, AttrSet, Family, Update, build_attrs, pack, prefix
 
 from .netns import Link
 
@@ -98,7 +98,7 @@ class Recorder:
             self._learn(event.update)
         self.changed.set()
 
-    def _learn(self, update: ft.Update) -> None:
+    def _learn(self, update: Update) -> None:
         for fam, prefixes in update.withdrawals().items():
             for p in prefixes:
                 key = (fam, prefix.to_text(p, 4 if fam == IPV4_UNICAST else 16))
@@ -131,16 +131,21 @@ class Recorder:
         return "\n".join(out)
 
     async def wait_for(
-        self, pred: Callable[[ft.Event], bool], timeout: float, what: str = "event", since: int = 0
+        self,
+        pred: Callable[[ft.Event], bool],
+        timeout: float,
+        what: str = "event",
+        since: int = 0,
+        address: str | None = None,
     ) -> ft.Event:
-        """The first event (from index ``since``) matching ``pred``; on timeout the message
-        shows the timeline."""
+        """The first event (from index ``since``, from ``address`` if given) matching ``pred``;
+        on timeout the message shows the timeline."""
 
         async def scan() -> ft.Event:
             seen = since
             while True:
-                for _, ev, _ in self.events[seen:]:
-                    if pred(ev):
+                for addr, ev, _ in self.events[seen:]:
+                    if (address is None or addr == address) and pred(ev):
                         return ev
                 seen = len(self.events)
                 self.changed.clear()

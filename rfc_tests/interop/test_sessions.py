@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TypeGuard
 
 import pytest
 
@@ -41,12 +42,11 @@ HOLD = 9
 KEEPALIVE = 3
 
 
-
-def is_up(e: ft.Event) -> bool:
+def is_up(e: ft.Event) -> TypeGuard[ft.SessionUp]:
     return isinstance(e, ft.SessionUp)
 
 
-def is_down(e: ft.Event) -> bool:
+def is_down(e: ft.Event) -> TypeGuard[ft.SessionDown]:
     return isinstance(e, ft.SessionDown)
 
 
@@ -169,16 +169,21 @@ async def test_hold_timer_expires_when_daemon_is_frozen(
 
     d.thaw()
 
+    # Once thawed, the daemon either reads our NOTIFICATION first (BIRD, GoBGP) or finds its
+    # own hold timer expired first and sends 4/0 itself (FRR): either way it must say so.
     async def daemon_saw_it() -> tuple[bool, str]:
-        return await d.notification_received(4, 0)
+        got, evidence = await d.notification_received(4, 0)
+        own, own_evidence = d.own_hold_timer_expired()
+        return got or own, f"received 4/0: {got}\n{evidence}\nown hold timer: {own}\n{own_evidence}"
 
-    await poll(daemon_saw_it, f"{kind} recorded the Hold Timer Expired NOTIFICATION once thawed", 10)
+    seen = await poll(daemon_saw_it, f"{kind} recorded the hold timer expiry once thawed", 10)
+    print(f"{kind} after SIGCONT:\n{seen}")
 
 
 # -- 5. TCP-MD5 ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("kind", MD5_KINDS)
 async def test_md5_password_session_comes_up(lab: DaemonFactory, speakers: SpeakerFactory, kind: str) -> None:
-    d, rec = await bring_up(lab, speakers, kind, password="pyspeaker-md5")
+    d, _rec = await bring_up(lab, speakers, kind, password="pyspeaker-md5")
     await wait_established(d)
 
 
@@ -205,9 +210,10 @@ async def test_connection_collision_leaves_one_session(
     the other at once and must resolve the collision (RFC 4271 6.8): the daemon's BGP
     identifier (10.77.n.2) is higher, so the connection the daemon opened must survive."""
     caplog.set_level(logging.INFO, logger="pyspeaker")
+    caplog.set_level(logging.INFO, logger="pyspeaker.listener")
     d = lab(kind)
     d.freeze()
-    _, rec = await speakers(config_text(d.link))
+    speaker, rec = await speakers(config_text(d.link))
     await rec.wait_for(
         lambda e: isinstance(e, ft.StateChanged) and e.new is ft.State.OPEN_SENT, 10, "our connection in OpenSent"
     )
@@ -226,11 +232,20 @@ async def test_connection_collision_leaves_one_session(
     ok, text = await d.established()
     assert ok, text
     assert len(rec.of(ft.SessionUp)) == 1, rec.timeline()
-    assert not [e for e in rec.of(ft.SessionDown) if isinstance(e, ft.SessionDown) and e.was_established]
+    assert not [e for e in rec.of(ft.SessionDown) if isinstance(e, ft.SessionDown) and e.was_established], (
+        rec.timeline()
+    )
     assert d.established_count() == 1, d.log_tail()
+    runner = speaker.peers[d.link.their4]
+    assert runner.link is not None and runner.spare is None
 
-    collided = "Connection Collision" in caplog.text
-    print(f"{kind}: collision seen by pyspeaker: {collided}")
-    if collided:
-        # the connection pyspeaker opened lost (the daemon's id is higher)
-        assert "Cease / Connection Collision Resolution" in caplog.text
+    # what happened to the second connection (for the record: it depends on the daemon)
+    how = []
+    if "NOTIFICATION sent: Cease / Connection Collision Resolution" in caplog.text:
+        how.append("pyspeaker sent Cease/Connection Collision Resolution")
+    if "NOTIFICATION received: Cease / Connection Collision Resolution" in caplog.text:
+        how.append(f"{kind} sent Cease/Connection Collision Resolution")
+    if f"refused a connection from {d.link.their4}" in caplog.text:
+        how.append(f"pyspeaker refused {kind}'s connection (a session was already Established)")
+    survivor = "the daemon's" if runner.link.incoming else "pyspeaker's"
+    print(f"{kind}: surviving connection: {survivor}; second connection: {'; '.join(how) or 'none was made'}")
