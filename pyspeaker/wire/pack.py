@@ -76,14 +76,19 @@ def announce_mp(
     for chunk in _chunks(prefixes, room):
         value = fixed_value + b"".join(chunk)
         block = attribute(c.FLAG_OPTIONAL, c.MP_REACH_NLRI, value) + attrs
-        out.append(
-            c.MARKER
-            + (_UPDATE_HEADER + len(block)).to_bytes(2, "big")
-            + b"\x02\x00\x00"
-            + len(block).to_bytes(2, "big")
-            + block
-        )
+        out.append(_attributes_only(block))
     return out
+
+
+def _attributes_only(block: bytes) -> bytes:
+    """An UPDATE with no withdrawn routes and no NLRI field: only this attribute block."""
+    return (
+        c.MARKER
+        + (_UPDATE_HEADER + len(block)).to_bytes(2, "big")
+        + b"\x02\x00\x00"
+        + len(block).to_bytes(2, "big")
+        + block
+    )
 
 
 def withdraw_mp(fam: Family, prefixes: Sequence[bytes], max_len: int = c.MAX_MESSAGE_LEN) -> list[bytes]:
@@ -91,13 +96,7 @@ def withdraw_mp(fam: Family, prefixes: Sequence[bytes], max_len: int = c.MAX_MES
     out = []
     for chunk in _chunks(prefixes, max_len - _UPDATE_HEADER - 4 - 3):
         block = attribute(c.FLAG_OPTIONAL, c.MP_UNREACH_NLRI, head + b"".join(chunk))
-        out.append(
-            c.MARKER
-            + (_UPDATE_HEADER + len(block)).to_bytes(2, "big")
-            + b"\x02\x00\x00"
-            + len(block).to_bytes(2, "big")
-            + block
-        )
+        out.append(_attributes_only(block))
     return out
 
 
@@ -122,5 +121,6 @@ def end_of_rib(fam: Family) -> bytes:
     for every other family."""
     if fam == IPV4_UNICAST:
         return c.MARKER + b"\x00\x17\x02\x00\x00\x00\x00"
-    block = attribute(c.FLAG_OPTIONAL, c.MP_UNREACH_NLRI, fam.afi.to_bytes(2, "big") + bytes((fam.safi,)))
-    return c.MARKER + (23 + len(block)).to_bytes(2, "big") + b"\x02\x00\x00" + len(block).to_bytes(2, "big") + block
+    return _attributes_only(
+        attribute(c.FLAG_OPTIONAL, c.MP_UNREACH_NLRI, fam.afi.to_bytes(2, "big") + bytes((fam.safi,)))
+    )
