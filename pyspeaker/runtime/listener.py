@@ -60,6 +60,16 @@ class Listener:
         if ipaddress.ip_address(peer).version == (6 if self.sock.family == socket.AF_INET6 else 4):
             set_md5(self.sock, peer, password)
 
+    def send_ttl_255(self) -> None:
+        """GTSM: our SYN-ACKs (and every accepted socket) leave with TTL 255, so that peers
+        that check it (RFC 5082) hear them; the minimum accepted TTL is set per peer."""
+        if self.sock is None:
+            return
+        if self.sock.family == socket.AF_INET6:
+            self.sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, 255)
+        else:
+            self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, 255)
+
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._serve())
 

@@ -172,6 +172,8 @@ class PeerRunner:
         return True
 
     def _attach(self, sock: socket.socket, session: Session, incoming: bool, primary: bool) -> None:
+        if incoming and self.where.ttl_security:
+            set_ttl_security(sock, sock.family, self.where.ttl_security)
         link = _Link(self, session, incoming)
         if primary:
             self.link = link

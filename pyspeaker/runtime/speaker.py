@@ -79,6 +79,9 @@ class Speaker:
             if n.password:
                 for listener in self.listeners:
                     listener.set_password(str(n.address), n.password)
+        if any(n.ttl_security for n in self.config.neighbors):
+            for listener in self.listeners:
+                listener.send_ttl_255()
         for listener in self.listeners:
             listener.start()
         for n in self.config.neighbors:

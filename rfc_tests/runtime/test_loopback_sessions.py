@@ -68,10 +68,15 @@ class Recorder:
         return await asyncio.wait_for(scan(), timeout)
 
 
-async def _pair(a_extra: str = "", b_remote_as: int = 65001) -> tuple[Speaker, Speaker, Recorder, Recorder]:
+async def _pair(
+    a_extra: str = "", b_remote_as: int = 65001, b_extra: str = ""
+) -> tuple[Speaker, Speaker, Recorder, Recorder]:
     rb, ra = Recorder(), Recorder()
     b = Speaker(
-        parse(_config("127.0.0.12", 65002, 0, _neighbor("127.0.0.11", b_remote_as, 1, True, "127.0.0.12")), "b.toml"),
+        parse(
+            _config("127.0.0.12", 65002, 0, _neighbor("127.0.0.11", b_remote_as, 1, True, "127.0.0.12", b_extra)),
+            "b.toml",
+        ),
         rb,
     )
     await b.start()
@@ -207,6 +212,25 @@ async def test_maximum_prefix_limit_ends_the_session_with_cease_1() -> None:
         assert isinstance(down, ft.SessionDown) and down.sent is not None
         assert (down.sent.code, down.sent.subcode) == (6, 1)
         assert down.sent.data == b"\x00\x01\x01\x00\x00\x00\x03"  # AFI 1, SAFI 1, limit 3 (RFC 4486)
+    finally:
+        await a.stop()
+        await b.stop()
+
+
+async def test_ttl_security_both_sides_comes_up_one_side_does_not() -> None:
+    """GTSM (RFC 5082): with ttl_security both send TTL 255 and demand 255; a peer that sends
+    the default TTL (64 on Linux loopback) is never heard."""
+    a, b, ra, rb = await _pair(a_extra="ttl_security = 1", b_extra="ttl_security = 1")
+    try:
+        await ra.wait_for(lambda e: isinstance(e, ft.SessionUp))
+    finally:
+        await a.stop()
+        await b.stop()
+    a, b, ra, rb = await _pair(b_extra="ttl_security = 1")
+    try:
+        with pytest.raises(TimeoutError):
+            await rb.wait_for(lambda e: isinstance(e, ft.SessionUp), timeout=4.0)
+        assert not any(isinstance(e, ft.SessionUp) for _, e in ra.events)
     finally:
         await a.stop()
         await b.stop()
