@@ -15,6 +15,7 @@ from pyspeaker.wire import IPV4_UNICAST, IPV6_UNICAST, AsPath, Family
 from .conftest import DaemonFactory, SpeakerFactory
 from .daemons import DAEMON_COMMUNITY, DAEMON_LARGE, DAEMON_V4, DAEMON_V6
 from .exabgp_driver import Exabgp
+from .holdtimer import HOLD, KEEPALIVE, freeze_until_hold_expiry, thaw_and_see_expiry_recorded
 from .netns import poll
 from .pyside import (
     DAEMON_AS,
@@ -33,8 +34,6 @@ from .pyside import (
 )
 
 UP_TIMEOUT = 15.0  # ExaBGP answers at once (~20-30 ms here)
-HOLD = 9
-KEEPALIVE = 3
 
 
 def is_up(e: ft.Event) -> TypeGuard[ft.SessionUp]:
@@ -173,25 +172,6 @@ async def test_exabgp_hold_timer_expires_when_frozen(lab: DaemonFactory, speaker
     # writes them first, the write fails on the connection pyspeaker closed (RST) and it
     # drops the session as "Broken TCP connection" without reading our 4/0 (3 of 25 runs).
     await wait_end_of_rib(rec)
-    loop = asyncio.get_running_loop()
-    mark = len(rec.events)
-    d.freeze()  # SIGSTOP: no more KEEPALIVEs (thawed below, and always in teardown)
-    frozen_at = loop.time()
-    down = await rec.wait_for(is_down, HOLD + 5, "SessionDown after ExaBGP froze", since=mark)
-    elapsed = loop.time() - frozen_at
-    assert isinstance(down, ft.SessionDown)
-    assert down.sent is not None and (down.sent.code, down.sent.subcode) == (4, 0), down
-    assert down.was_established
-    # the last KEEPALIVE came at most one keepalive interval before the freeze
-    assert HOLD - KEEPALIVE - 0.5 <= elapsed <= HOLD + 1.0, f"hold timer fired {elapsed:.2f} s after SIGSTOP"
-
-    d.thaw()
-
-    # once thawed ExaBGP reads our 4/0 (or, had its own hold timer run first, sends 4/0)
-    async def exabgp_saw_it() -> tuple[bool, str]:
-        got, evidence = await d.notification_received(4, 0)
-        own, _ = d.own_hold_timer_expired()
-        return got or own, f"received 4/0: {got}, own hold timer: {own}\n{evidence}"
-
-    seen = await poll(exabgp_saw_it, "ExaBGP recorded the hold timer expiry once thawed", 10)
+    elapsed = await freeze_until_hold_expiry(d, rec, "ExaBGP")
+    seen = await thaw_and_see_expiry_recorded(d, "ExaBGP")
     print(f"exabgp: hold timer fired {elapsed:.2f} s after SIGSTOP; after SIGCONT:\n{seen}")

@@ -18,6 +18,7 @@ from pyspeaker.wire import IPV4_UNICAST, IPV6_UNICAST, AsPath
 
 from .conftest import DaemonFactory, SpeakerFactory
 from .daemons import DAEMON_COMMUNITY, DAEMON_LARGE, DAEMON_V4, DAEMON_V6, Daemon
+from .holdtimer import HOLD, KEEPALIVE, freeze_until_hold_expiry, thaw_and_see_expiry_recorded
 from .netns import poll
 from .pyside import (
     DAEMON_AS,
@@ -38,8 +39,6 @@ from .pyside import (
 DAEMON_KINDS = ["bird2", "frr", "gobgp"]
 MD5_KINDS = ["bird2", "frr", "gobgp"]
 UP_TIMEOUT = 20.0  # GoBGP may take several seconds; the others well under 2 s
-HOLD = 9
-KEEPALIVE = 3
 
 
 def is_up(e: ft.Event) -> TypeGuard[ft.SessionUp]:
@@ -155,28 +154,8 @@ async def test_hold_timer_expires_when_daemon_is_frozen(
     _, rec = await speakers(config_text(d.link))
     await rec.wait_for(is_up, UP_TIMEOUT, f"SessionUp with {kind}")
     await wait_established(d)
-    loop = asyncio.get_running_loop()
-    mark = len(rec.events)
-    d.freeze()  # SIGSTOP: no more KEEPALIVEs (thawed in teardown, or below)
-    frozen_at = loop.time()
-    down = await rec.wait_for(is_down, HOLD + 5, "SessionDown after the daemon froze", since=mark)
-    elapsed = loop.time() - frozen_at
-    assert isinstance(down, ft.SessionDown)
-    assert down.sent is not None and (down.sent.code, down.sent.subcode) == (4, 0), down
-    assert down.was_established
-    # the last KEEPALIVE came at most one keepalive interval before the freeze
-    assert HOLD - KEEPALIVE - 0.5 <= elapsed <= HOLD + 1.0, f"hold timer fired {elapsed:.2f} s after SIGSTOP"
-
-    d.thaw()
-
-    # Once thawed, the daemon either reads our NOTIFICATION first (BIRD, GoBGP) or finds its
-    # own hold timer expired first and sends 4/0 itself (FRR): either way it must say so.
-    async def daemon_saw_it() -> tuple[bool, str]:
-        got, evidence = await d.notification_received(4, 0)
-        own, own_evidence = d.own_hold_timer_expired()
-        return got or own, f"received 4/0: {got}\n{evidence}\nown hold timer: {own}\n{own_evidence}"
-
-    seen = await poll(daemon_saw_it, f"{kind} recorded the hold timer expiry once thawed", 10)
+    await freeze_until_hold_expiry(d, rec, kind)
+    seen = await thaw_and_see_expiry_recorded(d, kind)
     print(f"{kind} after SIGCONT:\n{seen}")
 
 
