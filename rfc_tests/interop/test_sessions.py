@@ -16,18 +16,13 @@ import pytest
 from pyspeaker.fsm import types as ft
 from pyspeaker.wire import IPV4_UNICAST, IPV6_UNICAST, AsPath
 
+from .checks import HOLD, KEEPALIVE, daemon_shows_our_routes, freeze_until_hold_expiry, thaw_and_see_expiry_recorded
 from .conftest import DaemonFactory, SpeakerFactory
 from .daemons import DAEMON_COMMUNITY, DAEMON_LARGE, DAEMON_V4, DAEMON_V6, Daemon
-from .holdtimer import HOLD, KEEPALIVE, freeze_until_hold_expiry, thaw_and_see_expiry_recorded
 from .netns import poll
 from .pyside import (
     DAEMON_AS,
     LOCAL_AS,
-    OUR_COMMUNITIES,
-    OUR_LARGE,
-    OUR_MED,
-    OUR_V4,
-    OUR_V6,
     Recorder,
     announcements_v4,
     announcements_v6,
@@ -109,20 +104,8 @@ async def test_routes_flow_both_ways_with_attributes(lab: DaemonFactory, speaker
     runner = speaker.peers[d.link.their4]
     for msg in announcements_v4(d.link) + announcements_v6(d.link):
         runner.send_update(msg)
-    want_comms = {f"{a}:{b}" for a, b in OUR_COMMUNITIES}
-    want_large = {f"{a}:{b}:{x}" for a, b, x in OUR_LARGE}
-    for afi, text, nh in ((1, OUR_V4, d.link.our4), (2, OUR_V6, d.link.our6)):
-
-        async def probe(afi: int = afi, text: str = text) -> tuple[bool, object]:
-            view, raw = await d.route(afi, text)
-            return view is not None, view or raw
-
-        view = await poll(probe, f"{kind} shows {text} from pyspeaker", 15)
-        assert view.med == OUR_MED, view.raw
-        assert view.communities == want_comms, view.raw
-        assert view.large_communities == want_large, view.raw
+    for view in await daemon_shows_our_routes(d, kind, 15):
         assert str(LOCAL_AS) in view.as_path, view.raw
-        assert view.next_hop == nh, view.raw
 
 
 # -- 3. wrong remote AS ---------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""The hold-timer check shared by the daemon tests: freeze the daemon, see pyspeaker send
-4/0 within the hold time, thaw it and see the daemon record the expiry."""
+"""Checks shared by the daemon tests: pyspeaker's routes as the daemon shows them, and the
+hold timer (freeze the daemon, see pyspeaker send 4/0 within the hold time, thaw it and see
+the daemon record the expiry)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,34 @@ import asyncio
 
 from pyspeaker.fsm import types as ft
 
-from .daemons import Daemon
+from .daemons import Daemon, RouteView
 from .netns import poll
-from .pyside import Recorder
+from .pyside import OUR_COMMUNITIES, OUR_LARGE, OUR_MED, OUR_V4, OUR_V6, Recorder
 
 HOLD = 9  # the hold time pyside.config_text configures
 KEEPALIVE = 3
+
+
+async def daemon_shows_our_routes(d: Daemon, label: str, timeout: float) -> list[RouteView]:
+    """Poll the daemon until it shows pyspeaker's IPv4 and IPv6 routes (pyside.announcements_*)
+    with their MED, communities, large communities and next hop. Returns the two views, for
+    the caller's AS_PATH check (some daemons prepend their own AS in what they show)."""
+    want_comms = {f"{a}:{b}" for a, b in OUR_COMMUNITIES}
+    want_large = {f"{a}:{b}:{x}" for a, b, x in OUR_LARGE}
+    views = []
+    for afi, text, nh in ((1, OUR_V4, d.link.our4), (2, OUR_V6, d.link.our6)):
+
+        async def probe(afi: int = afi, text: str = text) -> tuple[bool, object]:
+            view, raw = await d.route(afi, text)
+            return view is not None, view or raw
+
+        view = await poll(probe, f"{label} shows {text} from pyspeaker", timeout)
+        assert view.med == OUR_MED, view.raw
+        assert view.communities == want_comms, view.raw
+        assert view.large_communities == want_large, view.raw
+        assert view.next_hop == nh, view.raw
+        views.append(view)
+    return views
 
 
 async def freeze_until_hold_expiry(d: Daemon, rec: Recorder, label: str) -> float:
