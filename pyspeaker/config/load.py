@@ -10,8 +10,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..rib.policy import ACCEPT, ACCEPT_ALL, REJECT, REJECT_ALL, Policy, PrefixMatch, Term
 from ..wire.family import CODECS, Family
-from .schema import Config, GlobalConfig, IPAddress, NeighborConfig
+from .schema import Config, GlobalConfig, IPAddress, ListenRange, NeighborConfig
 
 T = TypeVar("T")
 
@@ -152,12 +153,128 @@ PORT = _int_range(1, 65535, "a port")
 
 _NEIGHBOR_KEYS = (
     "address, remote_as, families, description, port, passive, hold_time, keepalive_time, connect_retry, "
-    "connect_retry_max, delay_open, password, ttl_security, local_address, max_prefixes, enabled"
+    "connect_retry_max, delay_open, password, ttl_security, local_address, max_prefixes, enabled, "
+    "rr_client, next_hop_self, next_hop_v4, next_hop_v6, import, export"
+)
+_RANGE_KEYS = (
+    "prefix, limit, remote_as, families, description, hold_time, keepalive_time, delay_open, password, "
+    "ttl_security, max_prefixes, rr_client, next_hop_self, next_hop_v4, next_hop_v6, import, export"
 )
 
 
-def _neighbor(r: _Reader, table: dict[str, Any], prefix: str) -> NeighborConfig | None:
-    address = r.require(table, prefix, "address", _address)
+def _community(v: Any) -> int:
+    if isinstance(v, int) and not isinstance(v, bool):
+        if not 0 <= v <= 0xFFFFFFFF:
+            raise ValueError("a community is 0 to 4294967295")
+        return v
+    if not isinstance(v, str):
+        raise TypeError('a community is "ASN:VALUE" in quotes')
+    names = {
+        "no-export": 0xFFFFFF01,
+        "no-advertise": 0xFFFFFF02,
+        "no-export-subconfed": 0xFFFFFF03,
+        "graceful-shutdown": 0xFFFF0000,
+        "blackhole": 0xFFFF029A,
+    }
+    if v in names:
+        return names[v]
+    high, sep, low = v.partition(":")
+    if not sep or not high.isdigit() or not low.isdigit() or int(high) > 0xFFFF or int(low) > 0xFFFF:
+        raise ValueError(f'{v!r} is not a community such as "65000:100"')
+    return (int(high) << 16) | int(low)
+
+
+def _communities(v: Any) -> tuple[int, ...]:
+    if not isinstance(v, list):
+        raise TypeError('must be a list, e.g. ["65000:100"]')
+    return tuple(_community(x) for x in v)
+
+
+def _prefix_matches(v: Any) -> tuple[PrefixMatch, ...]:
+    if not isinstance(v, list):
+        raise TypeError('must be a list, e.g. ["10.0.0.0/8 ge 24 le 26"]')
+    out = []
+    for x in v:
+        if not isinstance(x, str):
+            raise TypeError('each entry is a string such as "10.0.0.0/8 le 24"')
+        out.append(PrefixMatch.parse(x))
+    return tuple(out)
+
+
+def _action(v: Any) -> str:
+    if v not in (ACCEPT, REJECT):
+        raise ValueError('must be "accept" or "reject"')
+    return str(v)
+
+
+def _policies(r: _Reader, raw: Any) -> dict[str, Policy]:
+    out: dict[str, Policy] = {"accept": ACCEPT_ALL, "reject": REJECT_ALL}
+    if raw is None:
+        return out
+    if not isinstance(raw, dict):
+        r.bad("policy", "must be tables: [policy.NAME] with [[policy.NAME.term]]")
+        return out
+    for name, table in raw.items():
+        prefix = f"policy.{name}."
+        if name in ("accept", "reject"):
+            r.bad(f"policy.{name}", "is a built-in policy name")
+            continue
+        if not isinstance(table, dict):
+            r.bad(f"policy.{name}", "must be a table")
+            continue
+        table = dict(table)
+        default = r.take(table, prefix, "default", _action, REJECT)
+        terms = []
+        raw_terms = table.pop("term", [])
+        if not isinstance(raw_terms, list):
+            r.bad(f"{prefix}term", "must be an array of tables: [[policy.NAME.term]]")
+            raw_terms = []
+        for i, t in enumerate(raw_terms):
+            tp = f"{prefix}term[{i}]."
+            if not isinstance(t, dict):
+                r.bad(tp[:-1], "must be a table")
+                continue
+            t = dict(t)
+            terms.append(
+                Term(
+                    prefixes=r.take(t, tp, "prefixes", _prefix_matches, ()),
+                    communities=r.take(t, tp, "communities", _communities, ()),
+                    families=r.take(t, tp, "families", _families, ()),
+                    action=r.take(t, tp, "action", _action, ACCEPT),
+                    add_communities=r.take(t, tp, "add_communities", _communities, ()),
+                    remove_communities=r.take(t, tp, "remove_communities", _communities, ()),
+                    local_pref=r.take(t, tp, "local_pref", _int_range(0, 0xFFFFFFFF, "local_pref"), None),
+                    med=r.take(t, tp, "med", _int_range(0, 0xFFFFFFFF, "med"), None),
+                )
+            )
+            r.leftovers(
+                t, tp, "prefixes, communities, families, action, add_communities, remove_communities, local_pref, med"
+            )
+        r.leftovers(table, prefix, "default, term")
+        out[name] = Policy(name, tuple(terms), default)
+    return out
+
+
+def _neighbor(
+    r: _Reader,
+    table: dict[str, Any],
+    prefix: str,
+    policies: dict[str, Policy] | None = None,
+    range_address: IPAddress | None = None,
+) -> NeighborConfig | None:
+    policies = policies or {"accept": ACCEPT_ALL, "reject": REJECT_ALL}
+
+    def policy(v: Any) -> Policy:
+        if not isinstance(v, str):
+            raise TypeError("must be a policy name in quotes")
+        if v not in policies:
+            raise ValueError(f"no policy named {v!r} (defined: {', '.join(sorted(policies))})")
+        return policies[v]
+
+    if range_address is not None:
+        address: IPAddress | None = range_address
+    else:
+        address = r.require(table, prefix, "address", _address)
     remote_as = r.require(table, prefix, "remote_as", ASN)
     default_fams: tuple[Family, ...] = (Family.from_name("ipv4-unicast"),)
     if address is not None and address.version == 6:
@@ -202,8 +319,21 @@ def _neighbor(r: _Reader, table: dict[str, Any], prefix: str) -> NeighborConfig 
         local_address=local,
         max_prefixes=max_prefixes,
         enabled=r.take(table, prefix, "enabled", _bool, True),
+        rr_client=r.take(table, prefix, "rr_client", _bool, False),
+        next_hop_self=r.take(table, prefix, "next_hop_self", _bool, False),
+        next_hop_v4=r.take(table, prefix, "next_hop_v4", _address, None),
+        next_hop_v6=r.take(table, prefix, "next_hop_v6", _address, None),
+        import_policy=r.take(table, prefix, "import", policy, None),
+        export_policy=r.take(table, prefix, "export", policy, None),
+        dynamic=range_address is not None,
     )
-    r.leftovers(table, prefix, _NEIGHBOR_KEYS)
+    if result.next_hop_v4 is not None and result.next_hop_v4.version != 4:
+        r.bad(f"{prefix}next_hop_v4", "must be an IPv4 address")
+    if result.next_hop_v6 is not None and result.next_hop_v6.version != 6:
+        r.bad(f"{prefix}next_hop_v6", "must be an IPv6 address")
+    elif result.next_hop_v6 is not None and result.next_hop_v6.ipv4_mapped is not None:
+        r.bad(f"{prefix}next_hop_v6", "an IPv4-mapped address is not a usable IPv6 next hop")
+    r.leftovers(table, prefix, _RANGE_KEYS if range_address is not None else _NEIGHBOR_KEYS)
     if address is None or remote_as is None:
         return None
     return result
@@ -236,8 +366,11 @@ def parse(text: str, source: str) -> Config:
             listen=r.take(glob, "global.", "listen", listen, (ipaddress.IPv4Address("127.0.0.1"),)),
             port=r.take(glob, "global.", "port", _int_range(0, 65535, "a port (0: any free port)"), 179),
             listen_backlog=r.take(glob, "global.", "listen_backlog", _int_range(1, 65535, "a backlog"), 1024),
+            cluster_id=r.take(glob, "global.", "cluster_id", _router_id, None),
+            always_compare_med=r.take(glob, "global.", "always_compare_med", _bool, False),
         )
-        r.leftovers(glob, "global.", "asn, router_id, listen, port, listen_backlog")
+        r.leftovers(glob, "global.", "asn, router_id, listen, port, listen_backlog, cluster_id, always_compare_med")
+    policies = _policies(r, doc.pop("policy", None))
     neighbors: list[NeighborConfig] = []
     raw_neighbors = doc.pop("neighbor", [])
     if not isinstance(raw_neighbors, list):
@@ -249,18 +382,57 @@ def parse(text: str, source: str) -> Config:
         if not isinstance(table, dict):
             r.bad(f"neighbor[{index}]", "must be a table")
             continue
-        n = _neighbor(r, dict(table), prefix)
+        n = _neighbor(r, dict(table), prefix, policies)
         if n is None:
             continue
         if n.address in seen:
             r.bad(f"{prefix}address", f"{n.address} is already neighbor[{seen[n.address]}]")
         seen[n.address] = index
         neighbors.append(n)
+    ranges = _listen_ranges(r, doc.pop("listen_range", []), policies)
+    if gconf is not None:
+        for kind, items in (
+            ("neighbor", [(i, n) for i, n in enumerate(neighbors)]),
+            ("listen_range", [(i, lr.template) for i, lr in enumerate(ranges)]),
+        ):
+            for i, n in items:
+                if n.rr_client and n.remote_as != gconf.asn:
+                    r.bad(f"{kind}[{i}].rr_client", f"only an iBGP neighbor (remote_as = {gconf.asn}) can be a client")
     for key in doc:
-        r.bad(key, "unknown top-level key (known: global, neighbor)")
+        r.bad(key, "unknown top-level key (known: global, neighbor, listen_range, policy)")
     if problems or gconf is None:
         raise ConfigError(source, problems)
-    return Config(source, gconf, tuple(neighbors))
+    return Config(source, gconf, tuple(neighbors), tuple(ranges), policies)
+
+
+def _listen_ranges(r: _Reader, raw: Any, policies: dict[str, Policy]) -> list[ListenRange]:
+    if not isinstance(raw, list):
+        r.bad("listen_range", "must be an array of tables: [[listen_range]]")
+        return []
+    out: list[ListenRange] = []
+    for index, table in enumerate(raw):
+        prefix = f"listen_range[{index}]."
+        if not isinstance(table, dict):
+            r.bad(f"listen_range[{index}]", "must be a table")
+            continue
+        table = dict(table)
+
+        def network(v: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+            if not isinstance(v, str):
+                raise TypeError('must be a CIDR prefix in quotes, e.g. "10.0.0.0/16"')
+            return ipaddress.ip_network(v, strict=True)
+
+        net = r.require(table, prefix, "prefix", network)
+        limit = r.take(table, prefix, "limit", _int_range(1, 1_000_000, "a session limit"), 10000)
+        if net is None:
+            continue
+        for other in out:
+            if other.network == net:
+                r.bad(f"{prefix}prefix", f"{net} is already a listen range")
+        template = _neighbor(r, table, prefix, policies, range_address=net.network_address)
+        if template is not None:
+            out.append(ListenRange(net, template, limit))
+    return out
 
 
 def load(path: str | Path) -> Config:

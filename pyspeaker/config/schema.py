@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
+from ..rib.policy import Policy
 from ..wire.family import Family
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -29,6 +30,23 @@ class NeighborConfig:
     local_address: IPAddress | None = None
     max_prefixes: dict[Family, int] = field(default_factory=dict)
     enabled: bool = True
+    rr_client: bool = False  # RFC 4456: this iBGP neighbor is a route reflector client
+    next_hop_self: bool = False  # our address as next hop for routes from eBGP peers and our own
+    next_hop_v4: IPAddress | None = None  # the IPv4 next hop we announce (default: the session's address)
+    next_hop_v6: IPAddress | None = None  # the IPv6 next hop we announce (default: the session's address)
+    import_policy: Policy | None = None  # None: everything for iBGP, nothing for eBGP (RFC 8212)
+    export_policy: Policy | None = None
+    dynamic: bool = False  # made from a listen range when the peer connected
+
+
+@dataclass(frozen=True, slots=True)
+class ListenRange:
+    """Dynamic neighbors: any address in ``network`` may connect and is accepted with the
+    settings of ``template`` (its address is the range's first address); never dialled."""
+
+    network: ipaddress.IPv4Network | ipaddress.IPv6Network
+    template: NeighborConfig
+    limit: int = 10000  # sessions from this range at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +56,8 @@ class GlobalConfig:
     listen: tuple[IPAddress, ...] = (ipaddress.IPv4Address("127.0.0.1"),)
     port: int = 179
     listen_backlog: int = 1024
+    cluster_id: ipaddress.IPv4Address | None = None  # RFC 4456; default: the router id
+    always_compare_med: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +65,15 @@ class Config:
     source: str  # the file it came from, for messages
     global_: GlobalConfig
     neighbors: tuple[NeighborConfig, ...] = ()
+    listen_ranges: tuple[ListenRange, ...] = ()
+    policies: dict[str, Policy] = field(default_factory=dict)
 
     def neighbor(self, address: str | IPAddress) -> NeighborConfig | None:
         addr = ipaddress.ip_address(address)
         return next((n for n in self.neighbors if n.address == addr), None)
+
+    def listen_range(self, address: str | IPAddress) -> ListenRange | None:
+        """The most specific listen range holding ``address``, if any."""
+        addr = ipaddress.ip_address(address)
+        found = [r for r in self.listen_ranges if addr.version == r.network.version and addr in r.network]
+        return max(found, key=lambda r: r.network.prefixlen, default=None)

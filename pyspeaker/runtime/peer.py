@@ -22,7 +22,7 @@ log = logging.getLogger("pyspeaker.peer")
 
 EventSink = Callable[["PeerRunner", ft.Event], None]
 
-WRITE_HIGH_WATER = 1 << 20  # bytes queued on a transport before a peer counts as slow
+WRITE_HIGH_WATER = 256 * 1024  # bytes queued on a transport before a peer counts as slow
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +53,7 @@ class _Link(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        transport.set_write_buffer_limits(high=WRITE_HIGH_WATER, low=WRITE_HIGH_WATER // 4)
         self.session.connection_made(self.runner.now(), incoming=self.incoming)
         self.runner.pump(self)
 
@@ -73,6 +74,8 @@ class _Link(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.paused = False
+        if self is self.runner.link and self.runner.on_drain is not None:
+            self.runner.on_drain(self.runner)
 
     def write(self, data: bytes) -> None:
         if self.transport is not None and not self.closed:
@@ -107,6 +110,9 @@ class PeerRunner:
         self._running = False
         self.prefixes: dict[Family, set[bytes]] = {}  # for the maximum-prefix limit
         self.log = logging.LoggerAdapter(log, {"peer": transport.address})
+        self.address = transport.address
+        self.on_drain: Callable[[PeerRunner], None] | None = None
+        self.dynamic = False  # made for a connection from a listen range
 
     def now(self) -> float:
         return self.loop.time()
@@ -146,6 +152,22 @@ class PeerRunner:
     def write_backlog(self) -> int:
         t = self.link.transport if self.link is not None else None
         return t.get_write_buffer_size() if t is not None else 0
+
+    # -- the routing core's view of this neighbor (pyspeaker.export.groups.Link) --------------
+    def write(self, data: bytes) -> None:
+        """Encoded UPDATEs from the routing core, written as they are (Established only)."""
+        link = self.link
+        if link is not None and link.transport is not None and self.session.state is ft.State.ESTABLISHED:
+            link.transport.write(data)
+
+    def backlog(self) -> int:
+        return self.write_backlog
+
+    def local_address(self) -> str | None:
+        """Our address on the current connection."""
+        t = self.link.transport if self.link is not None else None
+        name = t.get_extra_info("sockname") if t is not None else None
+        return str(name[0]).split("%")[0] if name else None
 
     # -- connections ----------------------------------------------------------------------
     def accept(self, sock: socket.socket) -> bool:

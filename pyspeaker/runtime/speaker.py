@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import socket
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 
 from ..config import Config, NeighborConfig
+from ..export.view import ExportView, address_bytes
 from ..fsm import types as ft
-from ..wire.attrs import Interner
+from ..rib.path import Kind, Source
+from ..rib.policy import REJECT_ALL
+from ..router import Router
+from ..wire.attrs import AttrSet, Interner, build
+from ..wire.family import IPV4_UNICAST, IPV6_UNICAST
 from ..wire.notification import Notification
+from ..wire.prefix import from_network
+from ..wire.values import AsPath
 from .listener import Listener
 from .peer import PeerRunner, Transport
 
@@ -61,7 +70,13 @@ class Speaker:
         self.config = config
         self.on_event = on_event
         self.interner = Interner()
+        g = config.global_
+        self.router = Router(g.asn, str(g.router_id), str(g.cluster_id) if g.cluster_id else None, g.always_compare_med)
         self.peers: dict[str, PeerRunner] = {}
+        self.neighbor_config: dict[str, NeighborConfig] = {}
+        self._flush_handle: asyncio.Handle | None = None
+        self._warned_8212: set[str] = set()
+        self._stopping = False
         self.listeners: list[Listener] = []
         self._queues: list[asyncio.Queue[tuple[str, ft.Event]]] = []
         self._stopped = asyncio.Event()
@@ -74,8 +89,7 @@ class Speaker:
             listener.open()
             self.listeners.append(listener)
         for n in self.config.neighbors:
-            runner = PeerRunner(peer_settings(self.config, n), transport_for(n), self._sink)
-            self.peers[str(n.address)] = runner
+            self._runner(n)
             if n.password:
                 for listener in self.listeners:
                     listener.set_password(str(n.address), n.password)
@@ -93,14 +107,143 @@ class Speaker:
         """The port actually listened on (useful with port 0 in tests)."""
         return self.listeners[0].port if self.listeners else self.config.global_.port
 
+    def _runner(self, n: NeighborConfig) -> PeerRunner:
+        runner = PeerRunner(peer_settings(self.config, n), transport_for(n), self._sink)
+        runner.on_drain = self.router.drained
+        self.peers[str(n.address)] = runner
+        self.neighbor_config[str(n.address)] = n
+        return runner
+
     def _accept(self, peer: str, sock: socket.socket) -> bool:
         runner = self.peers.get(peer)
         if runner is None:
-            return False
+            runner = self._dynamic(peer)
+            if runner is None:
+                return False
         return runner.accept(sock)
+
+    def _dynamic(self, peer: str) -> PeerRunner | None:
+        """A neighbor made from a listen range for a connection from ``peer``; never dialled,
+        and forgotten when its session ends."""
+        lr = self.config.listen_range(peer)
+        if lr is None:
+            return None
+        in_range = sum(1 for r in self.peers.values() if r.dynamic and self.config.listen_range(r.address) is lr)
+        if in_range >= lr.limit:
+            log.warning("%s: refused: listen range %s is at its limit of %d sessions", peer, lr.network, lr.limit)
+            return None
+        n = replace(lr.template, address=ipaddress.ip_address(peer), passive=True, dynamic=True)
+        runner = self._runner(n)
+        runner.dynamic = True
+        runner.start()
+        return runner
+
+    def _forget(self, runner: PeerRunner) -> None:
+        if self.peers.get(runner.address) is runner and runner.state is ft.State.IDLE:
+            runner.stop()
+            del self.peers[runner.address]
+            self.neighbor_config.pop(runner.address, None)
+
+    # -- routes of our own ----------------------------------------------------------------------
+    def originate(self, prefix: str, attrs: AttrSet | None = None, next_hop: str | None = None) -> None:
+        """Announce ``prefix`` (e.g. "10.0.1.0/24" or "2001:db8::/48") to every neighbor whose
+        export allows it. ``next_hop`` is required for IPv6 prefixes and for IPv4 ones when
+        ``attrs`` carries no NEXT_HOP; ``attrs`` defaults to ORIGIN IGP and an empty AS_PATH."""
+        net = ipaddress.ip_network(prefix)
+        fam = IPV4_UNICAST if net.version == 4 else IPV6_UNICAST
+        if attrs is None:
+            attrs = build(origin=0, as_path=AsPath())
+        nh = b""
+        if next_hop is not None:
+            nh_ip = ipaddress.ip_address(next_hop)
+            if net.version == 4 and nh_ip.version == 4:
+                attrs = attrs.replace(next_hop=nh_ip)
+            else:
+                nh = nh_ip.packed
+        elif net.version == 6 or attrs.next_hop is None:
+            raise ValueError(f"{prefix}: a next hop is needed")
+        self.router.originate(fam, from_network(net), self.interner.intern(attrs), nh)
+        self._schedule_flush()
+
+    def withdraw(self, prefix: str) -> bool:
+        """Withdraw a prefix this speaker originated; False if it had not."""
+        net = ipaddress.ip_network(prefix)
+        fam = IPV4_UNICAST if net.version == 4 else IPV6_UNICAST
+        done = self.router.withdraw_local(fam, from_network(net))
+        if done:
+            self._schedule_flush()
+        return done
+
+    # -- the routing core ---------------------------------------------------------------------
+    def _view(self, runner: PeerRunner, n: NeighborConfig, neg: ft.Negotiated) -> ExportView:
+        g = self.config.global_
+        if neg.ibgp:
+            kind = Kind.CLIENT if n.rr_client else Kind.IBGP
+        else:
+            kind = Kind.EBGP
+        nh4 = nh6 = b""
+        if kind is Kind.EBGP or n.next_hop_self:
+            local = runner.local_address()
+            nh4 = n.next_hop_v4.packed if n.next_hop_v4 else address_bytes(local, 4)
+            nh6 = n.next_hop_v6.packed if n.next_hop_v6 else address_bytes(local, 6)
+        return ExportView(
+            kind=kind,
+            local_as=g.asn,
+            cluster_id=self.router.cluster_id,
+            asn4=neg.asn4,
+            next_hop_self=n.next_hop_self,
+            nh4=nh4,
+            nh6=nh6,
+            extended_nexthop_v4=IPV4_UNICAST in neg.extended_nexthop,
+            max_len=neg.context().max_message_len,
+        )
+
+    def _session_up(self, runner: PeerRunner, neg: ft.Negotiated) -> None:
+        n = self.neighbor_config[runner.address]
+        view = self._view(runner, n, neg)
+        imp, exp = n.import_policy, n.export_policy
+        if view.kind is Kind.EBGP:
+            # RFC 8212: nothing in or out of an eBGP session without an explicit policy
+            if (imp is None or exp is None) and runner.address not in self._warned_8212:
+                self._warned_8212.add(runner.address)
+                log.warning(
+                    "%s: eBGP neighbor without %s policy: no routes %s (RFC 8212)",
+                    runner.address,
+                    "import and export" if imp is None and exp is None else "import" if imp is None else "export",
+                    "accepted or sent" if imp is None and exp is None else "accepted" if imp is None else "sent",
+                )
+            imp = imp or REJECT_ALL
+            exp = exp or REJECT_ALL
+        source = Source(runner.address, neg.peer_as, neg.peer_id, view.kind)
+        self.router.peer_up(runner, source, neg.families, view, imp, exp)
+
+    def _schedule_flush(self) -> None:
+        if self._flush_handle is None:
+            self._flush_handle = asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_handle = None
+        self.router.flush()
+
+    def _route_event(self, runner: PeerRunner, event: ft.Event) -> None:
+        if self._stopping:
+            return
+        if isinstance(event, ft.UpdateReceived):
+            self.router.receive(runner, event.update)
+            self._schedule_flush()
+        elif isinstance(event, ft.SessionUp):
+            self._session_up(runner, event.negotiated)
+        elif isinstance(event, ft.SessionDown):
+            self.router.peer_down(runner)
+        elif isinstance(event, ft.RouteRefreshReceived):
+            if event.refresh.subtype == 0:
+                self.router.refresh(runner, event.refresh.family)
+        elif isinstance(event, ft.StateChanged) and runner.dynamic and event.new is ft.State.IDLE:
+            asyncio.get_running_loop().call_soon(self._forget, runner)
 
     def _sink(self, runner: PeerRunner, event: ft.Event) -> None:
         address = runner.where.address
+        self._route_event(runner, event)
         if self.on_event is not None:
             self.on_event(address, event)
         for q in self._queues:
@@ -126,7 +269,8 @@ class Speaker:
     async def stop(self, message: str = "") -> None:
         """Close every session with Cease/Administrative Shutdown and the RFC 9003 text."""
         notification = Notification.shutdown(message)
-        for runner in self.peers.values():
+        self._stopping = True
+        for runner in list(self.peers.values()):
             runner.stop(notification)
         await asyncio.sleep(0)  # let the transports flush the NOTIFICATIONs
         for listener in self.listeners:

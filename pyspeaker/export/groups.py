@@ -1,0 +1,287 @@
+"""Update groups: one Adj-RIB-Out and one encoding for every peer with the same export view.
+
+A group (per family and :class:`~pyspeaker.export.view.ExportView`) keeps what it advertises
+as *buckets*: one per (attributes as sent, next hop, source), each with its prefixes and, once
+asked for, its encoded UPDATEs. A change is encoded once into *segments*, and the same bytes
+are written to every member; a segment carries the source it must not be sent back to (RFC
+4456: a route is never reflected to the peer it came from), or the one member it is only for
+(a withdrawal for the peer whose own route just became the best).
+
+Flow control: a member whose transport holds more than ``high_water`` unsent bytes is
+*behind*. It gets no more segments; the prefixes that change meanwhile are noted (latest
+state wins, so its backlog is bounded by the table, not by the churn), and when its transport
+drains it is sent the current state of exactly those prefixes. A member that joins is behind
+from the start with the whole table to send, followed by End-of-RIB.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from typing import Protocol
+
+from ..rib.loc import LocRib
+from ..rib.path import Path, Source
+from ..rib.policy import Policy
+from ..wire import pack
+from ..wire.family import CODECS, Family
+from .view import ExportView, Out, export
+
+log = logging.getLogger("pyspeaker.export")
+
+HIGH_WATER = 256 * 1024
+DUMP_CHUNK = 64 * 1024  # bytes written per step while catching up
+
+
+class Link(Protocol):
+    """The sending side of one session, as the export sees it."""
+
+    address: str
+
+    def write(self, data: bytes) -> None: ...
+
+    def backlog(self) -> int: ...
+
+
+class Bucket:
+    """Prefixes sent with the same attributes, next hop and source."""
+
+    __slots__ = ("encoded", "out", "prefixes", "source")
+
+    def __init__(self, out: Out, source: Source) -> None:
+        self.out = out
+        self.source = source
+        self.prefixes: dict[bytes, None] = {}
+        self.encoded: bytes | None = None
+
+
+class Member:
+    """One peer in one group."""
+
+    __slots__ = ("dirty", "dump", "eor_sent", "group", "lagging", "link", "source")
+
+    def __init__(self, group: Group, link: Link, source: Source) -> None:
+        self.group = group
+        self.link = link
+        self.source = source
+        self.dirty: dict[bytes, None] = {}
+        self.dump: Iterator[Bucket] | None = None
+        self.eor_sent = False
+        self.lagging = False  # its transport filled up: changes are noted, not sent
+
+    @property
+    def behind(self) -> bool:
+        return self.lagging or self.dump is not None or not self.eor_sent
+
+
+Segment = tuple[Source | None, Source | None, bytes]  # (not for, only for, bytes)
+
+
+class Group:
+    def __init__(
+        self,
+        family: Family,
+        view: ExportView,
+        loc: LocRib,
+        policy: Policy | None = None,
+        high_water: int = HIGH_WATER,
+        on_eor: Callable[[Member], None] | None = None,
+    ) -> None:
+        self.family = family
+        self.view = view
+        self.loc = loc
+        self.policy = policy
+        self.bits = CODECS[family].max_bits if family in CODECS else 0
+        self.high_water = high_water
+        self.on_eor = on_eor
+        self.where: dict[bytes, Bucket] = {}  # the Adj-RIB-Out: prefix -> bucket it is sent in
+        self.buckets: dict[tuple[Out, Source], Bucket] = {}
+        self.by_source: dict[Source, list[Bucket]] = {}
+        self.members: list[Member] = []
+        self.unsendable = 0  # best paths this view cannot carry (e.g. no next hop of the family)
+
+    def __repr__(self) -> str:
+        return f"Group({self.family}, {self.view.kind.name}, {len(self.members)} members)"
+
+    # -- membership ---------------------------------------------------------------------
+    def join(self, link: Link, source: Source) -> Member:
+        m = Member(self, link, source)
+        self.members.append(m)
+        m.dump = iter(list(self.buckets.values()))
+        self.catch_up(m)
+        return m
+
+    def leave(self, member: Member) -> None:
+        if member in self.members:
+            self.members.remove(member)
+
+    def drop_source(self, source: Source) -> None:
+        """Forget the buckets of a source that is gone (its routes are already withdrawn)."""
+        for b in self.by_source.pop(source, ()):
+            self.buckets.pop((b.out, source), None)
+
+    # -- the export decision ----------------------------------------------------------------
+    def _bucket_for(self, prefix: bytes, path: Path) -> Bucket | None:
+        policy = self.policy
+        if policy is None:
+            key: object = self
+        else:
+            key = (self, policy.decide(prefix, self.family, self.bits, path.attrs))
+        cached = path.exported.get(key, self)  # self: not computed yet
+        if cached is not self:
+            return cached  # type: ignore[no-any-return]
+        bucket = None
+        attrs_path = path
+        if policy is not None:
+            assert isinstance(key, tuple)
+            result = policy.result(key[1], path.attrs)
+            if result is not None and result is not path.attrs:
+                attrs_path = Path(result, path.nh, path.source)
+            elif result is None:
+                attrs_path = None  # type: ignore[assignment]
+        if attrs_path is not None:
+            out = export(attrs_path, self.view, self.family)
+            if out is None:
+                self.unsendable += 1
+            else:
+                bk = (out, path.source)
+                bucket = self.buckets.get(bk)
+                if bucket is None:
+                    bucket = self.buckets[bk] = Bucket(out, path.source)
+                    self.by_source.setdefault(path.source, []).append(bucket)
+        path.exported[key] = bucket
+        return bucket
+
+    def _encode(self, out: Out, prefixes: list[bytes]) -> bytes:
+        return b"".join(pack.announce(self.family, out.attrs, prefixes, out.nh, self.view.max_len))
+
+    def _withdraw(self, prefixes: list[bytes]) -> bytes:
+        return b"".join(pack.withdraw(self.family, prefixes, self.view.max_len))
+
+    # -- changes ------------------------------------------------------------------------------
+    def apply(self, changed: Iterable[bytes]) -> None:
+        """Bring the Adj-RIB-Out in line with the Loc-RIB for ``changed`` prefixes and send
+        the difference to every member that is not behind."""
+        loc = self.loc
+        where = self.where
+        announce: dict[Bucket, list[bytes]] = {}
+        withdraw: dict[Source | None, list[bytes]] = {}
+        only: dict[Source, list[bytes]] = {}
+        touched: list[bytes] = []
+        for prefix in changed:
+            best = loc.best(prefix)
+            new = self._bucket_for(prefix, best) if best is not None else None
+            old = where.get(prefix)
+            if new is old:
+                continue
+            touched.append(prefix)
+            if old is not None:
+                del old.prefixes[prefix]
+                old.encoded = None
+            if new is None:
+                del where[prefix]
+                withdraw.setdefault(old.source if old is not None else None, []).append(prefix)
+                continue
+            where[prefix] = new
+            new.prefixes[prefix] = None
+            new.encoded = None
+            announce.setdefault(new, []).append(prefix)
+            if old is not None and old.source is not new.source:
+                # the new best came from a member: it had the old route and must lose it
+                only.setdefault(new.source, []).append(prefix)
+        if not touched or not self.members:
+            return
+        segments: list[Segment] = [(b.source, None, self._encode(b.out, ps)) for b, ps in announce.items()]
+        segments += [(src, None, self._withdraw(ps)) for src, ps in withdraw.items()]
+        segments += [(None, src, self._withdraw(ps)) for src, ps in only.items()]
+        self._send(segments, touched)
+
+    def _send(self, segments: list[Segment], touched: list[bytes]) -> None:
+        common = b"".join(data for _, on, data in segments if on is None)
+        special = {s for ex, on, _ in segments for s in (ex, on) if s is not None}
+        for m in self.members:
+            if not m.behind and m.link.backlog() > self.high_water:
+                m.lagging = True
+            if m.behind:
+                m.dirty.update(dict.fromkeys(touched))
+                continue
+            if m.source in special:
+                src = m.source
+                data = b"".join(d for ex, on, d in segments if (on is None and ex is not src) or on is src)
+            else:
+                data = common
+            if data:
+                m.link.write(data)
+            if m.link.backlog() > self.high_water:
+                m.lagging = True
+
+    # -- catching up ----------------------------------------------------------------------------
+    def catch_up(self, m: Member) -> None:
+        """Send what a behind member is missing, as far as its transport takes it now."""
+        link = self.link_ok(m)
+        if link is None or link.backlog() > self.high_water:
+            return
+        if m.dump is not None:
+            parts: list[bytes] = []
+            size = 0
+            for b in m.dump:
+                if not b.prefixes or b.source is m.source:
+                    continue
+                enc = b.encoded
+                if enc is None:
+                    enc = b.encoded = self._encode(b.out, list(b.prefixes))
+                parts.append(enc)
+                size += len(enc)
+                if size >= DUMP_CHUNK:
+                    link.write(b"".join(parts))
+                    parts = []
+                    size = 0
+                    if link.backlog() > self.high_water:
+                        return
+            if parts:
+                link.write(b"".join(parts))
+            m.dump = None
+        while m.dirty:
+            if link.backlog() > self.high_water:
+                return
+            batch = []
+            for prefix in m.dirty:
+                batch.append(prefix)
+                if len(batch) >= 4096:
+                    break
+            for prefix in batch:
+                del m.dirty[prefix]
+            data = self._state_of(batch, m.source)
+            if data:
+                link.write(data)
+        m.lagging = False
+        if not m.eor_sent:
+            m.eor_sent = True
+            link.write(pack.end_of_rib(self.family))
+            if self.on_eor is not None:
+                self.on_eor(m)
+
+    def link_ok(self, m: Member) -> Link | None:
+        return m.link if m in self.members else None
+
+    def _state_of(self, prefixes: list[bytes], source: Source) -> bytes:
+        """UPDATEs giving a member the current state of ``prefixes``."""
+        where = self.where
+        announce: dict[Bucket, list[bytes]] = {}
+        gone: list[bytes] = []
+        for prefix in prefixes:
+            b = where.get(prefix)
+            if b is None or b.source is source:
+                gone.append(prefix)
+            else:
+                announce.setdefault(b, []).append(prefix)
+        parts = [self._encode(b.out, ps) for b, ps in announce.items()]
+        if gone:
+            parts.append(self._withdraw(gone))
+        return b"".join(parts)
+
+    def refresh(self, m: Member) -> None:
+        """Send the whole Adj-RIB-Out again (ROUTE-REFRESH, RFC 2918), End-of-RIB after it
+        when the peer asked with enhanced route refresh (the caller sends BoRR/EoRR)."""
+        m.dump = iter(list(self.buckets.values()))
+        self.catch_up(m)

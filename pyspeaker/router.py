@@ -1,0 +1,271 @@
+"""The routing core, sans-IO: sessions' UPDATEs in, Adj-RIBs-In and Loc-RIB updated, the
+difference sent to update groups. The asyncio shell calls :meth:`Router.peer_up`,
+:meth:`Router.receive`, :meth:`Router.peer_down`, :meth:`Router.drained`, and
+:meth:`Router.flush` after each batch of input; the Router writes to the links it was given.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .export.groups import Group, Link, Member
+from .export.view import ExportView
+from .rib.loc import LocRib
+from .rib.path import Kind, Path, Source
+from .rib.policy import Policy
+from .wire.attrs import AttrSet
+from .wire.family import CODECS, Family
+from .wire.update import Update
+
+log = logging.getLogger("pyspeaker.rib")
+
+
+@dataclass(eq=False)
+class PeerState:
+    """The routing state of one Established session."""
+
+    link: Link
+    source: Source
+    families: frozenset[Family]
+    view: ExportView
+    import_policy: Policy | None
+    export_policy: Policy | None
+    adj_in: dict[Family, dict[bytes, Path]] = field(default_factory=dict)
+    members: dict[Family, Member] = field(default_factory=dict)
+    rejected: dict[Family, int] = field(default_factory=dict)  # prefixes refused (loops, policy)
+    eor_received: set[Family] = field(default_factory=set)
+
+    @property
+    def address(self) -> str:
+        return self.source.address
+
+    def advertised(self, family: Family) -> int:
+        m = self.members.get(family)
+        if m is None:
+            return 0
+        g = m.group
+        own = sum(len(b.prefixes) for b in g.by_source.get(self.source, ()))
+        return len(g.where) - own
+
+
+class Router:
+    """Loc-RIB per family, Adj-RIB-In per peer, update groups, and the decision between."""
+
+    def __init__(self, asn: int, router_id: str, cluster_id: str | None = None, always_compare_med: bool = False):
+        self.asn = asn
+        self.router_id = router_id
+        self.local = Source("", asn, router_id, Kind.LOCAL)
+        self.cluster_id = int(ipaddress.IPv4Address(cluster_id or router_id))
+        self.always_compare_med = always_compare_med
+        self.locs: dict[Family, LocRib] = {}
+        self.groups: dict[tuple[Family, ExportView, Policy | None], Group] = {}
+        self.family_groups: dict[Family, list[Group]] = {}
+        self.peers: dict[Link, PeerState] = {}
+        self.dirty: dict[Family, dict[bytes, None]] = {}
+        self.local_routes: dict[Family, dict[bytes, Path]] = {}
+
+    def loc(self, family: Family) -> LocRib:
+        loc = self.locs.get(family)
+        if loc is None:
+            loc = self.locs[family] = LocRib(family, self.always_compare_med)
+            self.dirty[family] = {}
+            self.family_groups[family] = []
+        return loc
+
+    # -- sessions ---------------------------------------------------------------------------
+    def peer_up(
+        self,
+        link: Link,
+        source: Source,
+        families: Iterable[Family],
+        view: ExportView,
+        import_policy: Policy | None = None,
+        export_policy: Policy | None = None,
+    ) -> PeerState:
+        """A session reached Established: its Adj-RIBs-In start empty and it joins an update
+        group per family, which sends it the table and then End-of-RIB."""
+        fams = frozenset(f for f in families if f in CODECS)
+        st = PeerState(link, source, fams, view, import_policy, export_policy)
+        self.peers[link] = st
+        self.flush()
+        for fam in sorted(fams):
+            st.adj_in[fam] = {}
+            group = self._group(fam, view, export_policy)
+            st.members[fam] = group.join(link, source)
+        return st
+
+    def _group(self, fam: Family, view: ExportView, policy: Policy | None) -> Group:
+        key = (fam, view, policy)
+        g = self.groups.get(key)
+        if g is None:
+            loc = self.loc(fam)
+            g = self.groups[key] = Group(fam, view, loc, policy)
+            g.apply(list(loc.routes))  # no members yet: builds its Adj-RIB-Out only
+            self.family_groups[fam].append(g)
+        return g
+
+    def peer_down(self, link: Link) -> PeerState | None:
+        """A session ended: it leaves its groups, and its routes are withdrawn everywhere."""
+        st = self.peers.pop(link, None)
+        if st is None:
+            return None
+        for m in st.members.values():
+            m.group.leave(m)
+        source = st.source
+        for fam, adj in st.adj_in.items():
+            loc = self.locs[fam]
+            dirty = self.dirty[fam]
+            for prefix in adj:
+                if loc.remove(prefix, source):
+                    dirty[prefix] = None
+            adj.clear()
+        self.flush()
+        for fam in st.adj_in:
+            for g in self.family_groups[fam]:
+                g.drop_source(source)
+        source.forget_paths()
+        return st
+
+    def drained(self, link: Link) -> None:
+        """The link's transport has room again: continue what it is owed."""
+        st = self.peers.get(link)
+        if st is not None:
+            for m in st.members.values():
+                if m.behind:
+                    m.group.catch_up(m)
+
+    def refresh(self, link: Link, family: Family) -> bool:
+        """Send a peer its Adj-RIB-Out for ``family`` again (ROUTE-REFRESH)."""
+        st = self.peers.get(link)
+        m = st.members.get(family) if st is not None else None
+        if m is None:
+            return False
+        self.flush()
+        m.group.refresh(m)
+        return True
+
+    # -- input --------------------------------------------------------------------------------
+    def receive(self, link: Link, update: Update) -> None:
+        st = self.peers.get(link)
+        if st is None:
+            return
+        source = st.source
+        eor = update.end_of_rib
+        if eor is not None:
+            st.eor_received.add(eor)
+            return
+        for fam, prefixes in update.withdrawals().items():
+            adj = st.adj_in.get(fam)
+            if adj is None:
+                continue
+            loc = self.locs[fam]
+            dirty = self.dirty[fam]
+            for prefix in prefixes:
+                if adj.pop(prefix, None) is not None and loc.remove(prefix, source):
+                    dirty[prefix] = None
+        announced = update.announced()
+        if not announced:
+            return
+        attrs = update.attrs
+        assert attrs is not None
+        why = self._loop(attrs, source)
+        if why:
+            for fam, prefixes in announced.items():
+                self._refuse(st, fam, prefixes)
+            log.debug("%s: %d prefixes ignored: %s", source.address, sum(map(len, announced.values())), why)
+            return
+        reach = update.reach
+        policy = st.import_policy
+        for fam, prefixes in announced.items():
+            adj = st.adj_in.get(fam)
+            if adj is None:
+                continue  # a family the session did not negotiate: ignored (RFC 4760 6)
+            nh = reach.next_hop if reach is not None and reach.family == fam else b""
+            path = source.path(attrs, nh)
+            loc = self.locs[fam]
+            dirty = self.dirty[fam]
+            if policy is None:
+                for prefix in prefixes:
+                    if adj.get(prefix) is not path:
+                        adj[prefix] = path
+                        if loc.set(prefix, path):
+                            dirty[prefix] = None
+                continue
+            bits = CODECS[fam].max_bits
+            for prefix in prefixes:
+                p = self._imported(policy, prefix, fam, bits, path)
+                if p is None:
+                    self._refuse(st, fam, [prefix])
+                elif adj.get(prefix) is not p:
+                    adj[prefix] = p
+                    if loc.set(prefix, p):
+                        dirty[prefix] = None
+
+    @staticmethod
+    def _imported(policy: Policy, prefix: bytes, fam: Family, bits: int, path: Path) -> Path | None:
+        index = policy.decide(prefix, fam, bits, path.attrs)
+        key = ("import", policy, index)
+        cached = path.exported.get(key, path)
+        if cached is not path:
+            return cached  # type: ignore[no-any-return]
+        attrs = policy.result(index, path.attrs)
+        result = None if attrs is None else path if attrs is path.attrs else path.source.path(attrs, path.nh)
+        path.exported[key] = result
+        return result
+
+    def _refuse(self, st: PeerState, fam: Family, prefixes: list[bytes]) -> None:
+        adj = st.adj_in.get(fam)
+        if adj is None:
+            return
+        st.rejected[fam] = st.rejected.get(fam, 0) + len(prefixes)
+        loc = self.locs[fam]
+        dirty = self.dirty[fam]
+        for prefix in prefixes:
+            if adj.pop(prefix, None) is not None and loc.remove(prefix, st.source):
+                dirty[prefix] = None
+
+    def _loop(self, attrs: AttrSet, source: Source) -> str:
+        """Why a route must be ignored as a loop (RFC 4271 9.1.2, RFC 4456 8), or ""."""
+        v = attrs.values()
+        path = v.get("as_path")
+        if source.kind is Kind.EBGP and path is not None and path.contains(self.asn):
+            return f"AS_PATH contains our AS {self.asn}"
+        if source.ibgp:
+            originator = v.get("originator_id")
+            if originator is not None and int(originator) == self.local.router_id:
+                return "ORIGINATOR_ID is our router id"
+            clusters = v.get("cluster_list", ())
+            if any(int(cid) == self.cluster_id for cid in clusters):
+                return "CLUSTER_LIST contains our cluster id"
+        return ""
+
+    # -- routes of our own ----------------------------------------------------------------------
+    def originate(self, family: Family, prefix: bytes, attrs: AttrSet, nh: bytes = b"") -> None:
+        path = self.local.path(attrs, nh)
+        self.local_routes.setdefault(family, {})[prefix] = path
+        if self.loc(family).set(prefix, path):
+            self.dirty[family][prefix] = None
+
+    def withdraw_local(self, family: Family, prefix: bytes) -> bool:
+        routes = self.local_routes.get(family, {})
+        if routes.pop(prefix, None) is None:
+            return False
+        if self.loc(family).remove(prefix, self.local):
+            self.dirty[family][prefix] = None
+        return True
+
+    # -- output --------------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Send every group the changes of best paths since the last flush."""
+        for fam, dirty in self.dirty.items():
+            if dirty:
+                changed = list(dirty)
+                dirty.clear()
+                for g in self.family_groups[fam]:
+                    g.apply(changed)
+
+    def peer(self, address: str) -> PeerState | None:
+        return next((st for st in self.peers.values() if st.address == address), None)
