@@ -27,14 +27,22 @@ def _banner(config: Config, port: int) -> str:
         f"pyspeaker AS {g.asn}, router id {g.router_id}, listening on "
         + ", ".join(f"{a} port {port}" for a in g.listen)
     ]
+    cluster = g.cluster_id or g.router_id
+    lines.append(f"  route reflector cluster id {cluster}")
     for n in config.neighbors:
         mode = "passive" if n.passive else "active"
         fams = ", ".join(f.name for f in n.families)
-        lines.append(f"  neighbor {n.address} AS {n.remote_as} ({mode}; {fams})")
+        role = "; route reflector client" if n.rr_client else ""
+        lines.append(f"  neighbor {n.address} AS {n.remote_as} ({mode}; {fams}{role})")
+    for r in config.listen_ranges:
+        t = r.template
+        fams = ", ".join(f.name for f in t.families)
+        role = "; route reflector clients" if t.rr_client else ""
+        lines.append(f"  listen range {r.network} AS {t.remote_as} ({fams}{role}; at most {r.limit} sessions)")
     if config.source.startswith("<embedded"):
         lines.append(
-            f"This is the embedded default configuration. To connect a BGP daemon, make it peer from "
-            f"127.0.0.2, AS 65001, with 127.0.0.1 port {port}, AS {g.asn}; or run with --config FILE."
+            f"This is the embedded default configuration: a route reflector. To connect a BGP daemon, make "
+            f"it peer from any 127.0.0.0/8 address, AS {g.asn}, with 127.0.0.1 port {port}; or run with --config FILE."
         )
     return "\n".join(lines)
 
@@ -74,5 +82,5 @@ def main_check(config_path: str) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    print(f"{config_path}: OK ({len(config.neighbors)} neighbors)")
+    print(f"{config_path}: OK ({len(config.neighbors)} neighbors, {len(config.listen_ranges)} listen ranges)")
     return 0

@@ -272,6 +272,10 @@ def _neighbor(
         return policies[v]
 
     if range_address is not None:
+        for key in ("address", "port", "passive", "local_address", "connect_retry", "connect_retry_max", "enabled"):
+            if key in table:
+                table.pop(key)
+                r.bad(f"{prefix}{key}", "not used in a listen range: its neighbors connect, they are never dialled")
         address: IPAddress | None = range_address
     else:
         address = r.require(table, prefix, "address", _address)

@@ -36,7 +36,7 @@ def test_check_config_accepts_the_default(tmp_path: Path) -> None:
     path = tmp_path / "default.toml"
     path.write_text(default_text())
     proc = subprocess.run(_cli("check-config", str(path)), capture_output=True, timeout=30, check=False, text=True)
-    assert proc.returncode == 0 and "OK (1 neighbors)" in proc.stdout
+    assert proc.returncode == 0 and "OK (0 neighbors, 1 listen ranges)" in proc.stdout
 
 
 def test_every_problem_is_reported_at_once() -> None:
@@ -53,6 +53,8 @@ def test_default_config_is_loopback_only() -> None:
     config = load_default()
     assert all(a.is_loopback for a in config.global_.listen)
     assert all(n.address.is_loopback and n.passive for n in config.neighbors)
+    assert config.listen_ranges and all(r.network.network_address.is_loopback for r in config.listen_ranges)
+    assert all(r.template.rr_client and r.template.remote_as == config.global_.asn for r in config.listen_ranges)
 
 
 def test_run_default_until_sigterm(tmp_path: Path) -> None:
@@ -64,13 +66,15 @@ def test_run_default_until_sigterm(tmp_path: Path) -> None:
         assert proc.stdout is not None
         first = proc.stdout.readline()  # printed once listening
         assert "listening on 127.0.0.1 port 1179" in first
+        banner = [proc.stdout.readline() for _ in range(3)]
         proc.send_signal(signal.SIGTERM)
         _out, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0
-    assert '"level": "info"' in err and '"peer": "127.0.0.2"' in err
+    assert any("listen range 127.0.0.0/8 AS 65000" in line for line in banner)
+    assert '"level": "info"' in err and "stopping" in err
 
 
 def test_example_configs_are_valid() -> None:
