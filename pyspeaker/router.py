@@ -22,6 +22,8 @@ from .wire.update import Update
 
 log = logging.getLogger("pyspeaker.rib")
 
+_LOOP = "loop"  # key in Path.exported: why the path is a loop ("" if it is not)
+
 
 @dataclass(eq=False)
 class PeerState:
@@ -171,12 +173,6 @@ class Router:
             return
         attrs = update.attrs
         assert attrs is not None
-        why = self._loop(attrs, source)
-        if why:
-            for fam, prefixes in announced.items():
-                self._refuse(st, fam, prefixes)
-            log.debug("%s: %d prefixes ignored: %s", source.address, sum(map(len, announced.values())), why)
-            return
         reach = update.reach
         policy = st.import_policy
         for fam, prefixes in announced.items():
@@ -185,14 +181,27 @@ class Router:
                 continue  # a family the session did not negotiate: ignored (RFC 4760 6)
             nh = reach.next_hop if reach is not None and reach.family == fam else b""
             path = source.path(attrs, nh)
+            why = path.exported.get(_LOOP)
+            if why is None:
+                why = path.exported[_LOOP] = self._loop(path)
+            if why:
+                self._refuse(st, fam, prefixes)
+                log.debug("%s: %d prefixes ignored: %s", source.address, len(prefixes), why)
+                continue
             loc = self.locs[fam]
             dirty = self.dirty[fam]
             if policy is None:
+                routes = loc.routes
                 for prefix in prefixes:
-                    if adj.get(prefix) is not path:
-                        adj[prefix] = path
-                        if loc.set(prefix, path):
-                            dirty[prefix] = None
+                    if adj.get(prefix) is path:
+                        continue
+                    adj[prefix] = path
+                    r = routes.get(prefix)
+                    if r is None or (r.__class__ is Path and r.source is source):
+                        routes[prefix] = path  # the only route for the prefix: no decision to make
+                        dirty[prefix] = None
+                    elif loc.set(prefix, path):
+                        dirty[prefix] = None
                 continue
             bits = CODECS[fam].max_bits
             for prefix in prefixes:
@@ -227,19 +236,19 @@ class Router:
             if adj.pop(prefix, None) is not None and loc.remove(prefix, st.source):
                 dirty[prefix] = None
 
-    def _loop(self, attrs: AttrSet, source: Source) -> str:
+    def _loop(self, path: Path) -> str:
         """Why a route must be ignored as a loop (RFC 4271 9.1.2, RFC 4456 8), or ""."""
-        v = attrs.values()
-        path = v.get("as_path")
-        if source.kind is Kind.EBGP and path is not None and path.contains(self.asn):
+        source = path.source
+        if source.kind is Kind.EBGP and path.attrs.as_path.contains(self.asn):
             return f"AS_PATH contains our AS {self.asn}"
         if source.ibgp:
-            originator = v.get("originator_id")
-            if originator is not None and int(originator) == self.local.router_id:
+            if path.originator == self.local.router_id:
                 return "ORIGINATOR_ID is our router id"
-            clusters = v.get("cluster_list", ())
-            if any(int(cid) == self.cluster_id for cid in clusters):
-                return "CLUSTER_LIST contains our cluster id"
+            clusters = path.clusters
+            if clusters:
+                ours = self.cluster_id.to_bytes(4, "big")
+                if any(clusters[i : i + 4] == ours for i in range(0, len(clusters), 4)):
+                    return "CLUSTER_LIST contains our cluster id"
         return ""
 
     # -- routes of our own ----------------------------------------------------------------------

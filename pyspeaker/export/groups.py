@@ -162,15 +162,33 @@ class Group:
     def apply(self, changed: Iterable[bytes]) -> None:
         """Bring the Adj-RIB-Out in line with the Loc-RIB for ``changed`` prefixes and send
         the difference to every member that is not behind."""
-        loc = self.loc
+        routes = self.loc.routes
         where = self.where
         announce: dict[Bucket, list[bytes]] = {}
         withdraw: dict[Source | None, list[bytes]] = {}
         only: dict[Source, list[bytes]] = {}
         touched: list[bytes] = []
+        no_policy = self.policy is None
+        path_class = Path
+        last_best: Path | None = None
+        last_bucket: Bucket | None = None
+        last_list: list[bytes] = []
         for prefix in changed:
-            best = loc.best(prefix)
-            new = self._bucket_for(prefix, best) if best is not None else None
+            r = routes.get(prefix)
+            if r is None:
+                new = None
+            else:
+                best = r if r.__class__ is path_class else r[0]  # type: ignore[index]
+                if best is last_best:
+                    new = last_bucket
+                elif no_policy:
+                    new = best.exported.get(self, self)
+                    if new is self:
+                        new = self._bucket_for(prefix, best)
+                    last_best, last_bucket = best, new
+                    last_list = []
+                else:
+                    new = self._bucket_for(prefix, best)
             old = where.get(prefix)
             if new is old:
                 continue
@@ -185,7 +203,15 @@ class Group:
             where[prefix] = new
             new.prefixes[prefix] = None
             new.encoded = None
-            announce.setdefault(new, []).append(prefix)
+            if new is last_bucket and last_list:
+                last_list.append(prefix)
+            else:
+                lst = announce.get(new)
+                if lst is None:
+                    lst = announce[new] = []
+                lst.append(prefix)
+                if new is last_bucket:
+                    last_list = lst
             if old is not None and old.source is not new.source:
                 # the new best came from a member: it had the old route and must lose it
                 only.setdefault(new.source, []).append(prefix)

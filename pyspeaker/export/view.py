@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from ..rib.path import Kind, Path
 from ..wire import constants as c
-from ..wire.attrs import AttrSet, attribute, to_two_octet, walk
+from ..wire.attrs import AttrSet, attribute, to_two_octet
 from ..wire.family import AFI_IPV4, AFI_IPV6, Family
 from ..wire.values import AsPath, decode_as_path, encode_as_path
 
@@ -48,50 +48,40 @@ def may_send(source: Kind, target: Kind) -> bool:
     return not (source is Kind.IBGP and target is Kind.IBGP)
 
 
-class _Editor:
-    """An attribute block as a list of (code, encoded attribute), kept in wire order."""
-
-    __slots__ = ("items",)
-
-    def __init__(self, raw: bytes) -> None:
-        self.items: list[tuple[int, bytes]] = []
-        for flags, code, start, end in walk(raw):
-            head = 4 if flags & c.FLAG_EXTENDED else 3
-            self.items.append((code, raw[start - head : end]))
-
-    def value(self, code: int) -> bytes | None:
-        for cd, enc in self.items:
-            if cd == code:
-                return enc[4:] if enc[0] & c.FLAG_EXTENDED else enc[3:]
-        return None
-
-    def drop(self, *codes: int) -> None:
-        self.items = [(cd, enc) for cd, enc in self.items if cd not in codes]
-
-    def put(self, code: int, flags: int, value: bytes) -> None:
-        enc = attribute(flags, code, value)
-        for i, (cd, _) in enumerate(self.items):
-            if cd == code:
-                self.items[i] = (code, enc)
-                return
-        for i, (cd, _) in enumerate(self.items):
-            if cd > code:
-                self.items.insert(i, (code, enc))
-                return
-        self.items.append((code, enc))
-
-    def raw(self) -> bytes:
-        return b"".join(enc for _, enc in self.items)
+_OPT = c.FLAG_OPTIONAL
+_TRANS = c.FLAG_TRANSITIVE
 
 
-def _ipv4_next_hop(path: Path) -> bytes | None:
-    """The path's IPv4 next hop (4 octets) if it has one."""
-    if len(path.nh) == 4:
-        return path.nh
-    if not path.nh:
-        nh = path.attrs.next_hop
-        return nh.packed if nh is not None else None
-    return None
+def _split(raw: bytes) -> dict[int, bytes]:
+    """type code -> whole encoded attribute, with the RFC 4271 5 rules for passing attributes
+    on: unknown optional non-transitive ones dropped, the Partial bit set on unknown optional
+    transitive ones."""
+    out: dict[int, bytes] = {}
+    expected = c.EXPECTED_FLAGS
+    i = 0
+    n = len(raw)
+    while i < n:
+        flags = raw[i]
+        code = raw[i + 1]
+        start = i
+        if flags & c.FLAG_EXTENDED:
+            vstart = i + 4
+            i = vstart + ((raw[i + 2] << 8) | raw[i + 3])
+        else:
+            vstart = i + 3
+            i = vstart + raw[i + 2]
+        if code not in expected:
+            if not flags & _TRANS:
+                continue
+            if not flags & c.FLAG_PARTIAL:
+                out[code] = attribute(flags | c.FLAG_PARTIAL, code, raw[vstart:i])
+                continue
+        out[code] = raw[start:i]
+    return out
+
+
+def _value(enc: bytes) -> bytes:
+    return enc[4:] if enc[0] & c.FLAG_EXTENDED else enc[3:]
 
 
 def export(path: Path, view: ExportView, family: Family) -> Out | None:
@@ -100,53 +90,55 @@ def export(path: Path, view: ExportView, family: Family) -> Out | None:
     target = view.kind
     if not may_send(source, target):
         return None
-    ed = _Editor(path.attrs.for_export().raw)
-    ed.drop(c.NEXT_HOP)
+    d = _split(path.attrs.raw)
+    nh4 = d.pop(c.NEXT_HOP, None)
     self_nh = False
     if target is Kind.EBGP:
-        ed.drop(c.LOCAL_PREF, c.ORIGINATOR_ID, c.CLUSTER_LIST)
+        for code in (c.LOCAL_PREF, c.ORIGINATOR_ID, c.CLUSTER_LIST):
+            d.pop(code, None)
         if source is not Kind.LOCAL:
-            ed.drop(c.MULTI_EXIT_DISC)  # RFC 4271 5.1.4: not passed on to other ASes
-        raw_path = ed.value(c.AS_PATH)
-        as_path = decode_as_path(raw_path, 4) if raw_path else None
+            d.pop(c.MULTI_EXIT_DISC, None)  # RFC 4271 5.1.4: not passed on to other ASes
+        raw_path = d.get(c.AS_PATH)
+        as_path = decode_as_path(_value(raw_path), 4) if raw_path else None
         prepended = (as_path or AsPath()).prepend(view.local_as)
-        ed.put(c.AS_PATH, c.FLAG_TRANSITIVE, encode_as_path(prepended, 4))
+        d[c.AS_PATH] = attribute(_TRANS, c.AS_PATH, encode_as_path(prepended, 4))
         self_nh = True
     else:
-        if ed.value(c.LOCAL_PREF) is None:
-            ed.put(c.LOCAL_PREF, c.FLAG_TRANSITIVE, path.local_pref.to_bytes(4, "big"))
+        if c.LOCAL_PREF not in d:
+            d[c.LOCAL_PREF] = attribute(_TRANS, c.LOCAL_PREF, path.local_pref.to_bytes(4, "big"))
         if source in (Kind.IBGP, Kind.CLIENT):
             # RFC 4456 8: reflected, with ORIGINATOR_ID kept or set and our CLUSTER_ID in front
-            if ed.value(c.ORIGINATOR_ID) is None:
-                ed.put(c.ORIGINATOR_ID, c.FLAG_OPTIONAL, path.source.router_id.to_bytes(4, "big"))
-            clusters = ed.value(c.CLUSTER_LIST) or b""
-            ed.put(c.CLUSTER_LIST, c.FLAG_OPTIONAL, view.cluster_id.to_bytes(4, "big") + clusters)
+            if c.ORIGINATOR_ID not in d:
+                d[c.ORIGINATOR_ID] = attribute(_OPT, c.ORIGINATOR_ID, path.source.router_id.to_bytes(4, "big"))
+            old = d.get(c.CLUSTER_LIST)
+            clusters = view.cluster_id.to_bytes(4, "big") + (_value(old) if old else b"")
+            d[c.CLUSTER_LIST] = attribute(_OPT, c.CLUSTER_LIST, clusters)
         elif view.next_hop_self:
             self_nh = True  # routes from eBGP peers (and our own) get our address as next hop
-    if ed.value(c.AS_PATH) is None:
-        ed.put(c.AS_PATH, c.FLAG_TRANSITIVE, b"")
-    out_nh = _next_hop(path, view, family, self_nh)
+    if c.AS_PATH not in d:
+        d[c.AS_PATH] = attribute(_TRANS, c.AS_PATH, b"")
+    out_nh = _next_hop(path, view, family, self_nh, _value(nh4) if nh4 else None)
     if out_nh is None:
         return None
-    raw = ed.raw()
-    if family.afi == AFI_IPV4 and len(out_nh) == 4 and family.safi == 1:
-        ed.put(c.NEXT_HOP, c.FLAG_TRANSITIVE, out_nh)
-        raw = ed.raw()
+    if family.afi == AFI_IPV4 and family.safi == 1 and len(out_nh) == 4:
+        d[c.NEXT_HOP] = attribute(_TRANS, c.NEXT_HOP, out_nh)
         out_nh = b""
+    raw = b"".join([d[k] for k in sorted(d)])
     if not view.asn4:
         raw = to_two_octet(AttrSet(raw))
     return Out(raw, out_nh)
 
 
-def _next_hop(path: Path, view: ExportView, family: Family, self_nh: bool) -> bytes | None:
+def _next_hop(path: Path, view: ExportView, family: Family, self_nh: bool, attr_nh: bytes | None) -> bytes | None:
     if family.afi == AFI_IPV4:
-        if self_nh or (path.source.kind is Kind.LOCAL and not path.nh and path.attrs.next_hop is None):
+        if self_nh or (path.source.kind is Kind.LOCAL and not path.nh and attr_nh is None):
             if view.nh4:
                 return view.nh4
             return view.nh6 if view.extended_nexthop_v4 and view.nh6 else None
-        nh4 = _ipv4_next_hop(path)
-        if nh4 is not None:
-            return nh4
+        if len(path.nh) == 4:
+            return path.nh
+        if not path.nh and attr_nh is not None:
+            return attr_nh
         if len(path.nh) in (16, 32) and view.extended_nexthop_v4:
             return path.nh[:16]  # RFC 8950: an IPv6 next hop for IPv4 routes
         return None

@@ -62,6 +62,56 @@ class Source:
         return f"Source({self.address or 'local'}, AS{self.asn}, {self.kind.name})"
 
 
+def decision_fields(raw: bytes) -> tuple[int, int, int, int, int, int | None, bytes]:
+    """LOCAL_PREF (default 100), AS_PATH length (RFC 4271 9.1.2.2 a), neighbouring AS (0:
+    none), ORIGIN (missing: INCOMPLETE), MED (missing: 0), ORIGINATOR_ID, CLUSTER_LIST (raw),
+    read straight from a canonical attribute block (4-octet ASNs)."""
+    local_pref = DEFAULT_LOCAL_PREF
+    path_len = 0
+    neighbor_as = 0
+    origin = 2
+    med = 0
+    originator = None
+    clusters = b""
+    i = 0
+    n = len(raw)
+    while i < n:
+        flags = raw[i]
+        code = raw[i + 1]
+        if flags & 0x10:
+            start = i + 4
+            i = start + ((raw[i + 2] << 8) | raw[i + 3])
+        else:
+            start = i + 3
+            i = start + raw[i + 2]
+        if code == 2:
+            k = start
+            first = True
+            while k + 2 <= i:
+                seg_type = raw[k]
+                count = raw[k + 1]
+                if seg_type == 2:
+                    path_len += count
+                elif seg_type == 1:
+                    path_len += 1
+                if first and seg_type in (1, 2):
+                    if seg_type == 2 and count:
+                        neighbor_as = int.from_bytes(raw[k + 2 : k + 6], "big")
+                    first = False
+                k += 2 + 4 * count
+        elif code == 1:
+            origin = raw[start]
+        elif code == 5:
+            local_pref = int.from_bytes(raw[start:i], "big")
+        elif code == 4:
+            med = int.from_bytes(raw[start:i], "big")
+        elif code == 9:
+            originator = int.from_bytes(raw[start:i], "big")
+        elif code == 10:
+            clusters = raw[start:i]
+    return local_pref, path_len, neighbor_as, origin, med, originator, clusters
+
+
 class Path:
     """A route's attributes from one source, with the decision-process fields read out."""
 
@@ -69,12 +119,14 @@ class Path:
         "as_path_len",
         "attrs",
         "cluster_len",
+        "clusters",
         "exported",
         "local_pref",
         "med",
         "neighbor_as",
         "nh",
         "origin",
+        "originator",
         "router_id",
         "source",
     )
@@ -83,20 +135,17 @@ class Path:
         self.attrs = attrs
         self.nh = nh
         self.source = source
-        v = attrs.values()
-        lp = v.get("local_pref")
-        self.local_pref: int = DEFAULT_LOCAL_PREF if lp is None else lp
-        path = v.get("as_path")
-        self.as_path_len: int = path.length if path is not None else 0
-        first = path.first_as if path is not None else None
-        # RFC 4271 9.1.2.2 (c): the neighbouring AS; a locally originated or iBGP-only path has our own
-        self.neighbor_as: int = first if first is not None else 0
-        origin = v.get("origin")
-        self.origin: int = origin if origin is not None else 2
-        self.med: int = v.get("med") or 0
-        originator = v.get("originator_id")
-        self.router_id: int = int(originator) if originator is not None else source.router_id
-        self.cluster_len: int = len(v.get("cluster_list", ()))
+        (
+            self.local_pref,
+            self.as_path_len,
+            self.neighbor_as,
+            self.origin,
+            self.med,
+            self.originator,
+            self.clusters,
+        ) = decision_fields(attrs.raw)
+        self.router_id: int = self.originator if self.originator is not None else source.router_id
+        self.cluster_len = len(self.clusters) >> 2
         # export view -> what this path becomes for it (computed once per view, see export/)
         self.exported: dict[Any, Any] = {}
 
