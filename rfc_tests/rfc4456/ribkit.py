@@ -98,11 +98,12 @@ class Lab:
         families: tuple[Family, ...] = (V4, V6),
         asn: int = 65000,
         router_id: str | None = None,
+        ctx: Context | None = None,
         **view: object,
     ) -> FakeLink:
         link = FakeLink(address)
         self.links[address] = link
-        self.decoders[address] = UpdateDecoder(Context(ibgp=kind is not Kind.EBGP, peer_as=asn))
+        self.decoders[address] = UpdateDecoder(ctx or Context(ibgp=kind is not Kind.EBGP, peer_as=asn))
         source = Source(address, asn, router_id or address, kind)
         self.router.peer_up(link, source, families, self.view(kind, **view))
         return link
