@@ -39,6 +39,8 @@ class PeerState:
     members: dict[Family, Member] = field(default_factory=dict)
     rejected: dict[Family, int] = field(default_factory=dict)  # prefixes refused (loops, policy)
     eor_received: set[Family] = field(default_factory=set)
+    refreshing: dict[Family, set[bytes]] = field(default_factory=dict)  # between BoRR and EoRR
+    enhanced_refresh: bool = False  # RFC 7313 negotiated
 
     @property
     def address(self) -> str:
@@ -140,14 +142,39 @@ class Router:
                     m.group.catch_up(m)
 
     def refresh(self, link: Link, family: Family) -> bool:
-        """Send a peer its Adj-RIB-Out for ``family`` again (ROUTE-REFRESH)."""
+        """Send a peer its Adj-RIB-Out for ``family`` again (ROUTE-REFRESH), framed by
+        BoRR/EoRR when enhanced route refresh was negotiated."""
         st = self.peers.get(link)
         m = st.members.get(family) if st is not None else None
-        if m is None:
+        if st is None or m is None:
             return False
         self.flush()
-        m.group.refresh(m)
+        m.group.refresh(m, st.enhanced_refresh)
         return True
+
+    def begin_of_refresh(self, link: Link, family: Family) -> None:
+        """The peer starts re-sending its routes of ``family`` (RFC 7313 BoRR)."""
+        st = self.peers.get(link)
+        if st is not None and family in st.adj_in:
+            st.refreshing[family] = set()
+
+    def end_of_refresh(self, link: Link, family: Family) -> int:
+        """RFC 7313 EoRR: the routes the peer did not re-send since BoRR are gone."""
+        st = self.peers.get(link)
+        if st is None:
+            return 0
+        fresh = st.refreshing.pop(family, None)
+        adj = st.adj_in.get(family)
+        if fresh is None or adj is None:
+            return 0
+        stale = [p for p in adj if p not in fresh]
+        loc = self.locs[family]
+        dirty = self.dirty[family]
+        for prefix in stale:
+            del adj[prefix]
+            if loc.remove(prefix, st.source):
+                dirty[prefix] = None
+        return len(stale)
 
     # -- input --------------------------------------------------------------------------------
     def receive(self, link: Link, update: Update) -> None:
@@ -179,6 +206,10 @@ class Router:
             adj = st.adj_in.get(fam)
             if adj is None:
                 continue  # a family the session did not negotiate: ignored (RFC 4760 6)
+            if st.refreshing:
+                fresh = st.refreshing.get(fam)
+                if fresh is not None:
+                    fresh.update(prefixes)
             nh = reach.next_hop if reach is not None and reach.family == fam else b""
             path = source.path(attrs, nh)
             why = path.exported.get(_LOOP)

@@ -154,11 +154,12 @@ PORT = _int_range(1, 65535, "a port")
 _NEIGHBOR_KEYS = (
     "address, remote_as, families, description, port, passive, hold_time, keepalive_time, connect_retry, "
     "connect_retry_max, delay_open, password, ttl_security, local_address, max_prefixes, enabled, "
-    "rr_client, next_hop_self, next_hop_v4, next_hop_v6, import, export"
+    "rr_client, next_hop_self, next_hop_v4, next_hop_v6, import, export, extended_nexthop"
 )
 _RANGE_KEYS = (
     "prefix, limit, remote_as, families, description, hold_time, keepalive_time, delay_open, password, "
-    "ttl_security, max_prefixes, rr_client, next_hop_self, next_hop_v4, next_hop_v6, import, export"
+    "ttl_security, max_prefixes, rr_client, next_hop_self, next_hop_v4, next_hop_v6, import, export, "
+    "extended_nexthop"
 )
 
 
@@ -329,6 +330,7 @@ def _neighbor(
         next_hop_v6=r.take(table, prefix, "next_hop_v6", _address, None),
         import_policy=r.take(table, prefix, "import", policy, None),
         export_policy=r.take(table, prefix, "export", policy, None),
+        extended_nexthop=r.take(table, prefix, "extended_nexthop", _bool, False),
         dynamic=range_address is not None,
     )
     if result.next_hop_v4 is not None and result.next_hop_v4.version != 4:

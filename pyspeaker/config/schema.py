@@ -36,6 +36,7 @@ class NeighborConfig:
     next_hop_v6: IPAddress | None = None  # the IPv6 next hop we announce (default: the session's address)
     import_policy: Policy | None = None  # None: everything for iBGP, nothing for eBGP (RFC 8212)
     export_policy: Policy | None = None
+    extended_nexthop: bool = False  # RFC 8950: offer IPv4 routes with IPv6 next hops
     dynamic: bool = False  # made from a listen range when the peer connected
 
 

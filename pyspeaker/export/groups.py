@@ -24,8 +24,10 @@ from ..rib.loc import LocRib
 from ..rib.path import Path, Source
 from ..rib.policy import Policy
 from ..wire import pack
+from ..wire.constants import REFRESH_BORR, REFRESH_EORR
 from ..wire.family import CODECS, Family
-from .view import ExportView, Out, export
+from ..wire.notification import RouteRefresh
+from .view import ExportView, Out, export, may_send
 
 log = logging.getLogger("pyspeaker.export")
 
@@ -58,7 +60,7 @@ class Bucket:
 class Member:
     """One peer in one group."""
 
-    __slots__ = ("dirty", "dump", "eor_sent", "group", "lagging", "link", "source")
+    __slots__ = ("dirty", "dump", "eor_sent", "eorr_due", "group", "lagging", "link", "source")
 
     def __init__(self, group: Group, link: Link, source: Source) -> None:
         self.group = group
@@ -68,6 +70,7 @@ class Member:
         self.dump: Iterator[Bucket] | None = None
         self.eor_sent = False
         self.lagging = False  # its transport filled up: changes are noted, not sent
+        self.eorr_due = False  # an enhanced route refresh is being answered (RFC 7313)
 
     @property
     def behind(self) -> bool:
@@ -142,6 +145,14 @@ class Group:
         if attrs_path is not None:
             out = export(attrs_path, self.view, self.family)
             if out is None:
+                if not self.unsendable and may_send(path.source.kind, self.view.kind):
+                    log.warning(
+                        "%s routes from %s cannot be sent to %s peers: no usable next hop of the family "
+                        "(configure next_hop_v4/next_hop_v6, or extended_nexthop for IPv4 over IPv6)",
+                        self.family,
+                        path.source.address or "this speaker",
+                        self.view.kind.name,
+                    )
                 self.unsendable += 1
             else:
                 bk = (out, path.source)
@@ -281,6 +292,9 @@ class Group:
             if data:
                 link.write(data)
         m.lagging = False
+        if m.eorr_due:
+            m.eorr_due = False
+            link.write(RouteRefresh(self.family, REFRESH_EORR).encode())
         if not m.eor_sent:
             m.eor_sent = True
             link.write(pack.end_of_rib(self.family))
@@ -306,8 +320,11 @@ class Group:
             parts.append(self._withdraw(gone))
         return b"".join(parts)
 
-    def refresh(self, m: Member) -> None:
-        """Send the whole Adj-RIB-Out again (ROUTE-REFRESH, RFC 2918), End-of-RIB after it
-        when the peer asked with enhanced route refresh (the caller sends BoRR/EoRR)."""
+    def refresh(self, m: Member, enhanced: bool = False) -> None:
+        """Send the whole Adj-RIB-Out again (ROUTE-REFRESH, RFC 2918); with enhanced route
+        refresh between a BoRR and an EoRR (RFC 7313 4)."""
+        if enhanced:
+            m.link.write(RouteRefresh(self.family, REFRESH_BORR).encode())
+            m.eorr_due = True
         m.dump = iter(list(self.buckets.values()))
         self.catch_up(m)

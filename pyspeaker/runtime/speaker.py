@@ -16,7 +16,8 @@ from ..rib.path import Kind, Source
 from ..rib.policy import REJECT_ALL
 from ..router import Router
 from ..wire.attrs import AttrSet, Interner, build
-from ..wire.family import IPV4_UNICAST, IPV6_UNICAST
+from ..wire.constants import REFRESH_BORR, REFRESH_EORR, REFRESH_NORMAL
+from ..wire.family import AFI_IPV6, IPV4_UNICAST, IPV6_UNICAST
 from ..wire.notification import Notification
 from ..wire.prefix import from_network
 from ..wire.values import AsPath
@@ -41,6 +42,7 @@ def peer_settings(config: Config, n: NeighborConfig) -> ft.PeerSettings:
         delay_open_time=n.delay_open,
         idle_hold_time=1.0,  # a peer that accepts and drops at once is not retried in a loop
         idle_hold_max=n.connect_retry_max,
+        extended_nexthop=((IPV4_UNICAST, AFI_IPV6),) if n.extended_nexthop and IPV4_UNICAST in n.families else (),
     )
 
 
@@ -215,7 +217,8 @@ class Speaker:
             imp = imp or REJECT_ALL
             exp = exp or REJECT_ALL
         source = Source(runner.address, neg.peer_as, neg.peer_id, view.kind)
-        self.router.peer_up(runner, source, neg.families, view, imp, exp)
+        st = self.router.peer_up(runner, source, neg.families, view, imp, exp)
+        st.enhanced_refresh = neg.enhanced_route_refresh
 
     def _schedule_flush(self) -> None:
         if self._flush_handle is None:
@@ -236,8 +239,16 @@ class Speaker:
         elif isinstance(event, ft.SessionDown):
             self.router.peer_down(runner)
         elif isinstance(event, ft.RouteRefreshReceived):
-            if event.refresh.subtype == 0:
-                self.router.refresh(runner, event.refresh.family)
+            subtype, fam = event.refresh.subtype, event.refresh.family
+            if subtype == REFRESH_NORMAL:
+                self.router.refresh(runner, fam)
+            elif subtype == REFRESH_BORR:
+                self.router.begin_of_refresh(runner, fam)
+            elif subtype == REFRESH_EORR:
+                gone = self.router.end_of_refresh(runner, fam)
+                if gone:
+                    log.info("%s: %d %s routes not refreshed before EoRR: withdrawn", runner.address, gone, fam)
+                    self._schedule_flush()
         elif isinstance(event, ft.StateChanged) and runner.dynamic and event.new is ft.State.IDLE:
             asyncio.get_running_loop().call_soon(self._forget, runner)
 

@@ -9,18 +9,19 @@ from pyspeaker.export.view import ExportView
 from pyspeaker.rib.path import Kind, Source
 from pyspeaker.router import Router
 from pyspeaker.wire.attrs import AttrSet
-from pyspeaker.wire.context import DEFAULT, Context
+from pyspeaker.wire.context import Context
 from pyspeaker.wire.family import IPV4_UNICAST, IPV6_UNICAST, Family
 from pyspeaker.wire.prefix import parse, to_text
 from pyspeaker.wire.update import Update, UpdateDecoder
 
 V4, V6 = IPV4_UNICAST, IPV6_UNICAST
+RECEIVER = Context(extended_nexthop=frozenset({IPV4_UNICAST}))  # takes what any peer may be sent
 
 
 class FakeLink:
     """What one peer has been sent: the raw bytes, and its resulting table."""
 
-    def __init__(self, address: str, ctx: Context = DEFAULT) -> None:
+    def __init__(self, address: str, ctx: Context = RECEIVER) -> None:
         self.address = address
         self.sent = bytearray()
         self.writes: list[bytes] = []
@@ -104,7 +105,8 @@ class Lab:
         link = FakeLink(address)
         self.links[address] = link
         self.decoders[address] = UpdateDecoder(ctx or Context(ibgp=kind is not Kind.EBGP, peer_as=asn))
-        source = Source(address, asn, router_id or address, kind)
+        rid = router_id or (address if ":" not in address else f"10.200.{len(self.links)}.1")
+        source = Source(address, asn, rid, kind)
         self.router.peer_up(link, source, families, self.view(kind, **view))
         return link
 
