@@ -11,7 +11,7 @@ import socket
 from collections.abc import Callable
 
 from .ratelimit import RateLimitedLog
-from .sockopts import set_md5
+from .sockopts import set_md5, set_md5_prefix
 
 log = logging.getLogger("pyspeaker.listener")
 
@@ -59,6 +59,13 @@ class Listener:
             return
         if ipaddress.ip_address(peer).version == (6 if self.sock.family == socket.AF_INET6 else 4):
             set_md5(self.sock, peer, password)
+
+    def set_range_password(self, network: str, password: str | None) -> None:
+        """TCP-MD5 for connections from every address of a listen range."""
+        if self.sock is None:
+            return
+        if ipaddress.ip_network(network).version == (6 if self.sock.family == socket.AF_INET6 else 4):
+            set_md5_prefix(self.sock, network, password)
 
     def send_ttl_255(self) -> None:
         """GTSM: our SYN-ACKs (and every accepted socket) leave with TTL 255, so that peers

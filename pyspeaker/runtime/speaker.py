@@ -95,7 +95,12 @@ class Speaker:
             if n.password:
                 for listener in self.listeners:
                     listener.set_password(str(n.address), n.password)
-        if any(n.ttl_security for n in self.config.neighbors):
+        for lr in self.config.listen_ranges:
+            if lr.template.password:
+                for listener in self.listeners:
+                    listener.set_range_password(str(lr.network), lr.template.password)
+        templates = [lr.template for lr in self.config.listen_ranges]
+        if any(n.ttl_security for n in (*self.config.neighbors, *templates)):
             for listener in self.listeners:
                 listener.send_ttl_255()
         for listener in self.listeners:

@@ -5,10 +5,12 @@ client's routes go when its session does; so does the reflector's state for it."
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Callable
 
 from pyspeaker.config.load import parse
 from pyspeaker.fsm import types as ft
+from pyspeaker.runtime.sockopts import set_md5
 from pyspeaker.runtime.speaker import Speaker
 from pyspeaker.wire.attrs import AttrSet
 from pyspeaker.wire.family import Family
@@ -143,4 +145,39 @@ async def test_an_address_outside_every_range_is_refused() -> None:
         assert rr.peers == {} and rr.router.peers == {}
     finally:
         await stranger.stop()
+        await rr.stop()
+
+
+async def _md5_connect(port: int, source: str, key: str) -> bool:
+    """Whether a TCP connection signed with ``key`` from ``source`` is answered (a SYN with a
+    wrong or missing signature is dropped by the kernel: it times out)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    set_md5(sock, "127.0.0.1", key)
+    sock.bind((source, 0))
+    try:
+        await asyncio.wait_for(asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port)), 1.5)
+        return True
+    except TimeoutError:
+        return False
+    finally:
+        sock.close()
+
+
+async def test_tcp_md5_for_a_whole_listen_range() -> None:
+    rr = Speaker(parse(RR.replace("rr_client = true", 'rr_client = true\npassword = "range-key"'), "rr.toml"))
+    await rr.start()
+    watch = Watch()
+    good = Speaker(
+        parse(client_config(5, rr.port).replace("connect_retry", 'password = "range-key"\nconnect_retry'), "g"),
+        watch.handler(5),
+    )
+    try:
+        await good.start()
+        await watch.until(lambda: any(isinstance(e, ft.SessionUp) for e in watch.events.get(5, [])))
+        assert rr.router.peer("127.0.1.5") is not None
+        assert not await _md5_connect(rr.port, "127.0.1.6", "wrong")
+        assert await _md5_connect(rr.port, "127.0.1.7", "range-key")
+    finally:
+        await good.stop()
         await rr.stop()
