@@ -70,6 +70,7 @@ class Router:
         self.peers: dict[Link, PeerState] = {}
         self.dirty: dict[Family, dict[bytes, None]] = {}
         self.local_routes: dict[Family, dict[bytes, Path]] = {}
+        self._pending: dict[Link, list[bytes]] = {}
 
     def loc(self, family: Family) -> LocRib:
         loc = self.locs.get(family)
@@ -107,6 +108,7 @@ class Router:
         if g is None:
             loc = self.loc(fam)
             g = self.groups[key] = Group(fam, view, loc, policy)
+            g.out = self._collect
             g.apply(list(loc.routes))  # no members yet: builds its Adj-RIB-Out only
             self.family_groups[fam].append(g)
         return g
@@ -299,13 +301,26 @@ class Router:
 
     # -- output --------------------------------------------------------------------------------
     def flush(self) -> None:
-        """Send every group the changes of best paths since the last flush."""
+        """Send every group the changes of best paths since the last flush: one write per
+        peer, whatever the number of its groups."""
         for fam, dirty in self.dirty.items():
             if dirty:
                 changed = list(dirty)
                 dirty.clear()
                 for g in self.family_groups[fam]:
                     g.apply(changed)
+        pending = self._pending
+        if pending:
+            self._pending = {}
+            for link, parts in pending.items():
+                link.write(parts[0] if len(parts) == 1 else b"".join(parts))
+
+    def _collect(self, link: Link, data: bytes) -> None:
+        parts = self._pending.get(link)
+        if parts is None:
+            self._pending[link] = [data]
+        else:
+            parts.append(data)
 
     def peer(self, address: str) -> PeerState | None:
         return next((st for st in self.peers.values() if st.address == address), None)

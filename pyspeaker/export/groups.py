@@ -102,6 +102,9 @@ class Group:
         self.by_source: dict[Source, list[Bucket]] = {}
         self.members: list[Member] = []
         self.unsendable = 0  # best paths this view cannot carry (e.g. no next hop of the family)
+        # where apply() sends a member's bytes: None writes at once; the Router collects them
+        # instead, so a peer in several groups (IPv4, IPv6) gets one write per flush
+        self.out: Callable[[Link, bytes], None] | None = None
 
     def __repr__(self) -> str:
         return f"Group({self.family}, {self.view.kind.name}, {len(self.members)} members)"
@@ -236,11 +239,16 @@ class Group:
     def _send(self, segments: list[Segment], touched: list[bytes]) -> None:
         common = b"".join(data for _, on, data in segments if on is None)
         special = {s for ex, on, _ in segments for s in (ex, on) if s is not None}
+        high = self.high_water
+        out = self.out
+        noted: dict[bytes, None] | None = None
         for m in self.members:
-            if not m.behind and m.link.backlog() > self.high_water:
-                m.lagging = True
-            if m.behind:
-                m.dirty.update(dict.fromkeys(touched))
+            link = m.link
+            if m.lagging or m.dump is not None or not m.eor_sent or link.backlog() > high:
+                m.lagging = m.lagging or (m.eor_sent and m.dump is None)
+                if noted is None:
+                    noted = dict.fromkeys(touched)
+                m.dirty.update(noted)
                 continue
             if m.source in special:
                 src = m.source
@@ -248,9 +256,10 @@ class Group:
             else:
                 data = common
             if data:
-                m.link.write(data)
-            if m.link.backlog() > self.high_water:
-                m.lagging = True
+                if out is None:
+                    link.write(data)
+                else:
+                    out(link, data)
 
     # -- catching up ----------------------------------------------------------------------------
     def catch_up(self, m: Member) -> None:
