@@ -68,3 +68,25 @@ async def thaw_and_see_expiry_recorded(d: Daemon, label: str) -> str:
         return got or own, f"received 4/0: {got}\n{evidence}\nown hold timer: {own}\n{own_evidence}"
 
     return await poll(saw_it, f"{label} recorded the hold timer expiry once thawed", 10)
+
+
+async def daemon_shows_route(d: Daemon, afi: int, prefix: str, label: str, timeout: float) -> RouteView:
+    """Poll the daemon's RIB until it holds ``prefix`` as a usable route (next hop resolved);
+    returns the view for the caller's attribute checks."""
+
+    async def probe() -> tuple[bool, object]:
+        view, raw = await d.rib_route(afi, prefix)
+        return view is not None and view.valid, view or raw
+
+    view: RouteView = await poll(probe, f"{label} shows {prefix}", timeout)
+    return view
+
+
+async def daemon_lost_route(d: Daemon, afi: int, prefix: str, label: str, timeout: float) -> None:
+    """Poll the daemon's RIB until ``prefix`` is gone from it."""
+
+    async def probe() -> tuple[bool, object]:
+        view, raw = await d.rib_route(afi, prefix)
+        return view is None, view or raw
+
+    await poll(probe, f"{label} no longer has {prefix}", timeout)

@@ -9,6 +9,9 @@ Every driver offers the same few questions, so the tests can be written once:
 * ``await d.route(afi, prefix)`` -> :class:`RouteView` or None (the daemon's RIB for a
   prefix learned from pyspeaker)
 * ``await d.session_count()`` -> how many Established sessions the daemon has with us
+* ``await d.rib_route(afi, prefix)`` -> the route the daemon selected for a prefix (its RIB,
+  not only what it received), with ORIGINATOR_ID, CLUSTER_LIST, AGGREGATOR and validity
+* ``await d.withdraw(afi)`` -> the daemon withdraws the prefix it originates in that family
 """
 
 from __future__ import annotations
@@ -45,6 +48,16 @@ class Options:
     password: str | None = None
     originate: bool = True
     passive: bool = False
+    prefix4: str = DAEMON_V4  # what it originates (distinct per daemon when several share pyspeaker)
+    prefix6: str = DAEMON_V6
+    # routes to 10.77.0.0/16 and fd00:77::/32 via pyspeaker's end of the link, so next hops on
+    # the other links resolve (iBGP routes reflected from other daemons keep their next hop):
+    # static routes in BIRD, kernel routes for zebra; GoBGP does not check next hops
+    lab_routes: bool = False
+
+
+LAB_NET4 = "10.77.0.0/16"
+LAB_NET6 = "fd00:77::/32"
 
 
 @dataclass
@@ -58,6 +71,10 @@ class RouteView:
     large_communities: set[str] = field(default_factory=set)
     as_path: str = ""
     next_hop: str = ""
+    originator_id: str = ""
+    cluster_list: list[str] = field(default_factory=list)
+    aggregator: str = ""  # "AS address", e.g. "65001 10.77.99.9"
+    valid: bool = True  # the daemon can use it (next hop resolved); False: shown but unusable
     raw: Any = None
 
 
@@ -135,6 +152,20 @@ class Daemon:
     async def route(self, afi: int, prefix: str) -> tuple[RouteView | None, str]:
         raise NotImplementedError
 
+    async def rib_route(self, afi: int, prefix: str) -> tuple[RouteView | None, str]:
+        """The route the daemon holds in its RIB for ``prefix`` (by default what
+        :meth:`route` shows)."""
+        return await self.route(afi, prefix)
+
+    async def withdraw(self, afi: int) -> str:
+        """Stop originating ``opts.prefix4`` (afi 1) or ``opts.prefix6`` (afi 2)."""
+        raise NotImplementedError
+
+    def add_lab_routes(self) -> None:
+        """Kernel routes in the daemon's namespace to every link's addresses via pyspeaker."""
+        self.ns.run("ip", "route", "add", LAB_NET4, "via", self.link.our4)
+        self.ns.run("ip", "-6", "route", "add", LAB_NET6, "via", self.link.our6)
+
     async def session_count(self) -> tuple[int, str]:
         ok, text = await self.established()
         return int(ok), text
@@ -198,6 +229,14 @@ def parse_bird_route(text: str, prefix: str) -> RouteView | None:
             view.as_path = value
         elif key == "BGP.next_hop":
             view.next_hop = value
+        elif key == "BGP.originator_id":
+            view.originator_id = value
+        elif key == "BGP.cluster_list":
+            view.cluster_list = value.split()
+        elif key == "BGP.aggregator":
+            m = re.fullmatch(r"(\S+)\s+AS(\d+)", value)
+            view.aggregator = f"{m.group(2)} {m.group(1)}" if m else value
+    view.valid = not re.search(rf"^{re.escape(prefix)}\s+unreachable", text, re.M)
     return view
 
 
@@ -213,11 +252,16 @@ class Bird2(Daemon):
         c, lg = DAEMON_COMMUNITY, DAEMON_LARGE
         attrs = f"bgp_community.add(({c[0]},{c[1]})); bgp_large_community.add(({lg[0]},{lg[1]},{lg[2]}));"
         orig = (
-            f"protocol static orig4 {{ ipv4; route {DAEMON_V4} blackhole {{ {attrs} }}; }}\n"
-            f"protocol static orig6 {{ ipv6; route {DAEMON_V6} blackhole {{ {attrs} }}; }}\n"
+            f"protocol static orig4 {{ ipv4; route {o.prefix4} blackhole {{ {attrs} }}; }}\n"
+            f"protocol static orig6 {{ ipv6; route {o.prefix6} blackhole {{ {attrs} }}; }}\n"
             if o.originate
             else ""
         )
+        if o.lab_routes:  # iBGP next hops resolve recursively (gateway recursive) through these
+            orig += (
+                f"protocol static lab4 {{ ipv4; route {LAB_NET4} via {link.our4}; }}\n"
+                f"protocol static lab6 {{ ipv6; route {LAB_NET6} via {link.our6}; }}\n"
+            )
         return (
             textwrap.dedent(f"""\
             log stderr all;
@@ -281,6 +325,9 @@ class Bird2(Daemon):
         text = await self.cli("show", "route", "all", "for", prefix, "protocol", "p1")
         return parse_bird_route(text, prefix), text
 
+    async def withdraw(self, afi: int) -> str:
+        return await self.cli("disable", "orig6" if afi == 2 else "orig4")
+
     async def families(self) -> tuple[set[str], str]:
         text = await self.protocol()
         return bird_families(text), text
@@ -309,7 +356,7 @@ class Bird16(Daemon):
     def config(self, v6: bool) -> str:
         link, o = self.link, self.opts
         local, peer = (link.their6, link.our6) if v6 else (link.their4, link.our4)
-        prefix = DAEMON_V6 if v6 else DAEMON_V4
+        prefix = o.prefix6 if v6 else o.prefix4
         c, lg = DAEMON_COMMUNITY, DAEMON_LARGE
         password = f'password "{o.password}";' if o.password else ""
         orig = ""
@@ -321,6 +368,9 @@ class Bird16(Daemon):
                   route {prefix} blackhole;
                 }}
                 """)
+        if o.lab_routes:  # iBGP next hops resolve recursively through this
+            net, via = (LAB_NET6, link.our6) if v6 else (LAB_NET4, link.our4)
+            orig += f"protocol static lab {{ route {net} via {via}; }}\n"
         return (
             textwrap.dedent(f"""\
             log stderr all;
@@ -397,6 +447,9 @@ class Bird16(Daemon):
         text = await self.cli(afi == 2, "show", "route", prefix, "all", "protocol", "p1")
         return parse_bird_route(text, prefix), text
 
+    async def withdraw(self, afi: int) -> str:
+        return await self.cli(afi == 2, "disable", "orig")
+
     async def session_count(self) -> tuple[int, str]:
         ok4, t4 = await self.established_v(False)
         ok6, t6 = await self.established_v(True)
@@ -463,15 +516,17 @@ class Frr(Daemon):
             lines.append(f" neighbor {nb} passive")
         lines += [" address-family ipv4 unicast", f"  neighbor {nb} activate"]
         if o.originate:
-            lines.append(f"  network {DAEMON_V4} route-map ORIG")
+            lines.append(f"  network {o.prefix4} route-map ORIG")
         lines += [" exit-address-family", " address-family ipv6 unicast", f"  neighbor {nb} activate"]
         lines.append(f"  neighbor {nb} route-map NH6 out")
         if o.originate:
-            lines.append(f"  network {DAEMON_V6} route-map ORIG")
+            lines.append(f"  network {o.prefix6} route-map ORIG")
         lines += [" exit-address-family", "!"]
         return "\n".join(lines) + "\n"
 
     def start(self) -> None:
+        if self.opts.lab_routes:
+            self.add_lab_routes()  # zebra reads them; bgpd resolves iBGP next hops through them
         run = str(self.rundir)
         zconf = self.rundir / "zebra.conf"
         zconf.write_text("hostname zebra\nlog stdout informational\n")
@@ -504,11 +559,11 @@ class Frr(Daemon):
 
         poll_sync(bgpd_up, "bgpd's vty")
 
-    def _vtysh(self, command: str) -> list[str]:
-        return ["vtysh", "--vty_socket", str(self.rundir), "-d", "bgpd", "-c", command]
+    def _vtysh(self, *commands: str) -> list[str]:
+        return ["vtysh", "--vty_socket", str(self.rundir), "-d", "bgpd", *(a for c in commands for a in ("-c", c))]
 
-    async def vtysh(self, command: str) -> str:
-        _rc, out, err = await arun(*self._vtysh(command))
+    async def vtysh(self, *commands: str) -> str:
+        _rc, out, err = await arun(*self._vtysh(*commands))
         return out + err
 
     async def vtysh_json(self, command: str) -> tuple[dict[str, Any], str]:
@@ -546,7 +601,21 @@ class Frr(Daemon):
         view.as_path = (p.get("aspath") or {}).get("string", "")
         hops = p.get("nexthops") or []
         view.next_hop = hops[0].get("ip", "") if hops else ""
+        view.originator_id = p.get("originatorId", "")
+        view.cluster_list = list((p.get("clusterList") or {}).get("list", []))
+        if "aggregatorAs" in p:
+            view.aggregator = f"{p['aggregatorAs']} {p.get('aggregatorId', '')}"
+        view.valid = bool(p.get("valid"))
         return view, text
+
+    async def withdraw(self, afi: int) -> str:
+        fam, prefix = ("ipv6", self.opts.prefix6) if afi == 2 else ("ipv4", self.opts.prefix4)
+        return await self.vtysh(
+            "configure terminal",
+            f"router bgp {self.opts.local_as}",
+            f"address-family {fam} unicast",
+            f"no network {prefix}",
+        )
 
     async def session_count(self) -> tuple[int, str]:
         n, text = await self.neighbor()
@@ -621,7 +690,8 @@ class Gobgp(Daemon):
         if self.opts.originate:
             c, lg = DAEMON_COMMUNITY, DAEMON_LARGE
             comm = ["community", f"{c[0]}:{c[1]}", "large-community", f"{lg[0]}:{lg[1]}:{lg[2]}"]
-            for fam, prefix, nh in (("ipv4", DAEMON_V4, self.link.their4), ("ipv6", DAEMON_V6, self.link.their6)):
+            o = self.opts
+            for fam, prefix, nh in (("ipv4", o.prefix4, self.link.their4), ("ipv6", o.prefix6, self.link.their6)):
                 self.ns.run(*self._gobgp("global", "rib", "add", "-a", fam, prefix, "nexthop", nh, *comm))
 
     def _gobgp(self, *args: str) -> list[str]:
@@ -669,9 +739,25 @@ class Gobgp(Daemon):
         evidence = f"received notification counter {count}; log:\n" + "\n".join(lines[-5:])
         return count >= 1 and in_open_confirm, evidence
 
+    async def withdraw(self, afi: int) -> str:
+        fam, prefix = ("ipv6", self.opts.prefix6) if afi == 2 else ("ipv4", self.opts.prefix4)
+        return await self.gobgp("global", "rib", "del", "-a", fam, prefix)
+
     async def route(self, afi: int, prefix: str) -> tuple[RouteView | None, str]:
+        """What GoBGP received from pyspeaker (its Adj-RIB-In for us)."""
         fam = "ipv6" if afi == 2 else "ipv4"
-        text = await self.gobgp("neighbor", self.link.our4, "adj-in", prefix, "-a", fam, "-j")
+        return await self._route(prefix, "neighbor", self.link.our4, "adj-in", prefix, "-a", fam, "-j")
+
+    async def rib_route(self, afi: int, prefix: str) -> tuple[RouteView | None, str]:
+        """GoBGP's global RIB (what it accepted; ``valid`` = its best path)."""
+        fam = "ipv6" if afi == 2 else "ipv4"
+        view, text = await self._route(prefix, "global", "rib", prefix, "-a", fam, "-j")
+        if view is not None:
+            view.valid = bool(view.raw.get("best"))
+        return view, text
+
+    async def _route(self, prefix: str, *args: str) -> tuple[RouteView | None, str]:
+        text = await self.gobgp(*args)
         try:
             data = json.loads(text)
         except ValueError:
@@ -693,6 +779,12 @@ class Gobgp(Daemon):
                 view.as_path = json.dumps(a.get("as_paths"))
             elif t == 3 or t == 14:
                 view.next_hop = a.get("nexthop", "")
+            elif t == 7:
+                view.aggregator = f"{a.get('as')} {a.get('address')}"
+            elif t == 9:
+                view.originator_id = a.get("value", "")
+            elif t == 10:
+                view.cluster_list = list(a.get("value") or [])
         return view, text
 
 

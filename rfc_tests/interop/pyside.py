@@ -200,3 +200,55 @@ def community_texts(attrs: AttrSet) -> set[str]:
 
 def large_texts(attrs: AttrSet) -> set[str]:
     return {f"{a}:{b}:{c}" for a, b, c in attrs.large_communities}
+
+
+# -- pyspeaker as an iBGP route reflector ----------------------------------------------------------
+RR_ROUTER_ID = "10.77.0.1"
+RR_CLUSTER_ID = "10.77.0.254"  # not the router id, so CLUSTER_LIST shows which one is used
+V4_ONLY = ("ipv4-unicast",)
+V6_ONLY = ("ipv6-unicast",)
+DUAL = ("ipv4-unicast", "ipv6-unicast")
+
+
+def _families(families: tuple[str, ...]) -> str:
+    return "[" + ", ".join(f'"{f}"' for f in families) + "]"
+
+
+def client_neighbor(address: str, local_address: str, families: tuple[str, ...] = DUAL) -> str:
+    """A ``[[neighbor]]`` block for an iBGP route reflector client that pyspeaker dials."""
+    return f"""
+[[neighbor]]
+address = "{address}"
+remote_as = {LOCAL_AS}
+families = {_families(families)}
+rr_client = true
+hold_time = 9
+connect_retry = 1
+connect_retry_max = 2
+local_address = "{local_address}"
+"""
+
+
+def client_range(prefix: str, families: tuple[str, ...] = DUAL) -> str:
+    """A ``[[listen_range]]`` block: iBGP route reflector clients accepted from ``prefix``."""
+    return f"""
+[[listen_range]]
+prefix = "{prefix}"
+remote_as = {LOCAL_AS}
+families = {_families(families)}
+rr_client = true
+hold_time = 9
+"""
+
+
+def reflector_config(listen: list[str], blocks: list[str]) -> str:
+    """pyspeaker in AS 65001 with router id 10.77.0.1 and cluster id 10.77.0.254, listening on
+    ``listen``, with the given ``[[neighbor]]``/``[[listen_range]]`` blocks."""
+    return f"""
+[global]
+asn = {LOCAL_AS}
+router_id = "{RR_ROUTER_ID}"
+cluster_id = "{RR_CLUSTER_ID}"
+listen = [{", ".join(f'"{a}"' for a in listen)}]
+port = 179
+{"".join(blocks)}"""
