@@ -8,6 +8,8 @@ import asyncio
 import socket
 from collections.abc import Callable
 
+import pytest
+
 from pyspeaker.config.load import parse
 from pyspeaker.fsm import types as ft
 from pyspeaker.runtime.sockopts import set_md5
@@ -181,3 +183,11 @@ async def test_tcp_md5_for_a_whole_listen_range() -> None:
     finally:
         await good.stop()
         await rr.stop()
+
+
+def test_the_reflector_under_uvloop() -> None:
+    """`pyspeaker run` uses uvloop, whose transports are not asyncio.Transport subclasses:
+    the same scenario on a uvloop event loop."""
+    uvloop = pytest.importorskip("uvloop")
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(test_clients_from_a_listen_range_see_each_other())
