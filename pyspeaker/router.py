@@ -95,7 +95,8 @@ class Router:
         fams = frozenset(f for f in families if f in CODECS)
         st = PeerState(link, source, fams, view, import_policy, export_policy)
         self.peers[link] = st
-        self.flush()
+        # no flush first: the joining member is sent the Adj-RIB-Out as it stands, and the
+        # changes not yet flushed reach it like every other member that is catching up
         for fam in sorted(fams):
             st.adj_in[fam] = {}
             group = self._group(fam, view, export_policy)
@@ -114,7 +115,8 @@ class Router:
         return g
 
     def peer_down(self, link: Link) -> PeerState | None:
-        """A session ended: it leaves its groups, and its routes are withdrawn everywhere."""
+        """A session ended: it leaves its groups, and its routes are withdrawn everywhere
+        (at the next :meth:`flush`)."""
         st = self.peers.pop(link, None)
         if st is None:
             return None
@@ -128,10 +130,9 @@ class Router:
                 if loc.remove(prefix, source):
                     dirty[prefix] = None
             adj.clear()
-        self.flush()
         for fam in st.adj_in:
             for g in self.family_groups[fam]:
-                g.drop_source(source)
+                g.drop_source(source)  # the buckets live on where the Adj-RIB-Out still uses them
         source.forget_paths()
         return st
 
@@ -150,7 +151,6 @@ class Router:
         m = st.members.get(family) if st is not None else None
         if st is None or m is None:
             return False
-        self.flush()
         m.group.refresh(m, st.enhanced_refresh)
         return True
 

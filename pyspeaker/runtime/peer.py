@@ -163,7 +163,11 @@ class PeerRunner:
             link.transport.write(data)
 
     def backlog(self) -> int:
-        return self.write_backlog
+        """Above WRITE_HIGH_WATER while the transport has asked us to pause writing (it says
+        so synchronously, from the write that crossed the mark), else 0: the cheap form of
+        the question the update groups ask for every peer at every flush."""
+        link = self.link
+        return WRITE_HIGH_WATER + 1 if link is not None and link.paused else 0
 
     def local_address(self) -> str | None:
         """Our address on the current connection."""

@@ -6,6 +6,7 @@ import asyncio
 import ipaddress
 import logging
 import socket
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
@@ -79,6 +80,9 @@ class Speaker:
         self._flush_handle: asyncio.Handle | None = None
         self._warned_8212: set[str] = set()
         self._stopping = False
+        self._range_sessions: dict[object, int] = {}  # listen range -> dynamic neighbors now
+        self._range_of: dict[str, object] = {}
+        self._flush_cost = 0.0
         self.listeners: list[Listener] = []
         self._queues: list[asyncio.Queue[tuple[str, ft.Event]]] = []
         self._stopped = asyncio.Event()
@@ -135,13 +139,15 @@ class Speaker:
         lr = self.config.listen_range(peer)
         if lr is None:
             return None
-        in_range = sum(1 for r in self.peers.values() if r.dynamic and self.config.listen_range(r.address) is lr)
+        in_range = self._range_sessions.get(lr.network, 0)
         if in_range >= lr.limit:
             log.warning("%s: refused: listen range %s is at its limit of %d sessions", peer, lr.network, lr.limit)
             return None
         n = replace(lr.template, address=ipaddress.ip_address(peer), passive=True, dynamic=True)
         runner = self._runner(n)
         runner.dynamic = True
+        self._range_sessions[lr.network] = in_range + 1
+        self._range_of[runner.address] = lr.network
         runner.start()
         return runner
 
@@ -150,6 +156,9 @@ class Speaker:
             runner.stop()
             del self.peers[runner.address]
             self.neighbor_config.pop(runner.address, None)
+            net = self._range_of.pop(runner.address, None)
+            if net is not None:
+                self._range_sessions[net] -= 1
 
     # -- routes of our own ----------------------------------------------------------------------
     def originate(self, prefix: str, attrs: AttrSet | None = None, next_hop: str | None = None) -> None:
@@ -226,12 +235,22 @@ class Speaker:
         st.enhanced_refresh = neg.enhanced_route_refresh
 
     def _schedule_flush(self) -> None:
+        """Flush after the UPDATEs already received are filed. When flushes are costly (many
+        peers), the next one waits as long as the last one took: changes then batch up in
+        proportion to the load, and every peer gets fewer, larger writes."""
         if self._flush_handle is None:
-            self._flush_handle = asyncio.get_running_loop().call_soon(self._flush)
+            loop = asyncio.get_running_loop()
+            cost = self._flush_cost
+            if cost < 0.001:
+                self._flush_handle = loop.call_soon(self._flush)
+            else:
+                self._flush_handle = loop.call_later(min(2 * cost, 0.1), self._flush)
 
     def _flush(self) -> None:
         self._flush_handle = None
+        start = time.perf_counter()
         self.router.flush()
+        self._flush_cost = time.perf_counter() - start
 
     def _route_event(self, runner: PeerRunner, event: ft.Event) -> None:
         if self._stopping:
@@ -242,7 +261,8 @@ class Speaker:
         elif isinstance(event, ft.SessionUp):
             self._session_up(runner, event.negotiated)
         elif isinstance(event, ft.SessionDown):
-            self.router.peer_down(runner)
+            if self.router.peer_down(runner) is not None:
+                self._schedule_flush()
         elif isinstance(event, ft.RouteRefreshReceived):
             subtype, fam = event.refresh.subtype, event.refresh.family
             if subtype == REFRESH_NORMAL:

@@ -214,6 +214,10 @@ def _allowed_flags(expected: int) -> int:
     return mask
 
 
+# the four possible masks, computed once at import (a constant table, not a cache)
+_ALLOWED: Final = {expected: _allowed_flags(expected) for expected in (0x00, 0x40, 0x80, 0xC0)}
+
+
 def fast_rules(ctx: Context) -> FastRules:
     """code -> (allowed flags mask, kind, parameter, mandatory bit) for this session.
     Attributes whose handling depends on the session beyond that (everything on a 2-octet
@@ -237,7 +241,7 @@ def fast_rules(ctx: Context) -> FastRules:
         rules[c.ORIGINATOR_ID] = (EXACT, 4)
         rules[c.CLUSTER_LIST] = (MULTIPLE, 4)
     return {
-        code: (_allowed_flags(c.EXPECTED_FLAGS[code]), kind, param, MANDATORY_BIT.get(code, 0))
+        code: (_ALLOWED[c.EXPECTED_FLAGS[code] & 0xC0], kind, param, MANDATORY_BIT.get(code, 0))
         for code, (kind, param) in rules.items()
     }
 

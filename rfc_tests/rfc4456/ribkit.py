@@ -119,3 +119,4 @@ class Lab:
 
     def down(self, address: str) -> None:
         self.router.peer_down(self.links.pop(address))
+        self.router.flush()
