@@ -17,7 +17,7 @@ from the start with the whole table to send, followed by End-of-RIB.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from ..rib.loc import LocRib
@@ -60,14 +60,16 @@ class Bucket:
 class Member:
     """One peer in one group."""
 
-    __slots__ = ("dirty", "dump", "eor_sent", "eorr_due", "group", "lagging", "link", "source")
+    __slots__ = ("active", "dirty", "dump", "dump_pos", "eor_sent", "eorr_due", "group", "lagging", "link", "source")
 
     def __init__(self, group: Group, link: Link, source: Source) -> None:
         self.group = group
         self.link = link
         self.source = source
         self.dirty: dict[bytes, None] = {}
-        self.dump: Iterator[Bucket] | None = None
+        self.dump: bytes | None = None  # the table as it stood when it joined, being sent
+        self.dump_pos = 0
+        self.active = True
         self.eor_sent = False
         self.lagging = False  # its transport filled up: changes are noted, not sent
         self.eorr_due = False  # an enhanced route refresh is being answered (RFC 7313)
@@ -100,7 +102,8 @@ class Group:
         self.where: dict[bytes, Bucket] = {}  # the Adj-RIB-Out: prefix -> bucket it is sent in
         self.buckets: dict[tuple[Out, Source], Bucket] = {}
         self.by_source: dict[Source, list[Bucket]] = {}
-        self.members: list[Member] = []
+        self.members: dict[Member, None] = {}
+        self._table: bytes | None = None  # every bucket's UPDATEs, for peers that join
         self.unsendable = 0  # best paths this view cannot carry (e.g. no next hop of the family)
         # where apply() sends a member's bytes: None writes at once; the Router collects them
         # instead, so a peer in several groups (IPv4, IPv6) gets one write per flush
@@ -112,19 +115,40 @@ class Group:
     # -- membership ---------------------------------------------------------------------
     def join(self, link: Link, source: Source) -> Member:
         m = Member(self, link, source)
-        self.members.append(m)
-        m.dump = iter(list(self.buckets.values()))
+        self.members[m] = None
+        m.dump = self._snapshot(source)
         self.catch_up(m)
         return m
 
     def leave(self, member: Member) -> None:
-        if member in self.members:
-            self.members.remove(member)
+        member.active = False
+        self.members.pop(member, None)
+
+    def _snapshot(self, source: Source) -> bytes:
+        """The UPDATEs of the whole Adj-RIB-Out, less the routes that came from ``source``.
+        Shared by every peer that joins until the table changes (a peer that joins has sent
+        nothing yet, so there is nothing of its own to leave out)."""
+        own = self.by_source.get(source)
+        if own and any(b.prefixes for b in own):
+            return b"".join(
+                [self._bucket_bytes(b) for b in self.buckets.values() if b.prefixes and b.source is not source]
+            )
+        table = self._table
+        if table is None:
+            table = self._table = b"".join([self._bucket_bytes(b) for b in self.buckets.values() if b.prefixes])
+        return table
+
+    def _bucket_bytes(self, b: Bucket) -> bytes:
+        enc = b.encoded
+        if enc is None:
+            enc = b.encoded = self._encode(b.out, list(b.prefixes))
+        return enc
 
     def drop_source(self, source: Source) -> None:
         """Forget the buckets of a source that is gone (its routes are already withdrawn)."""
         for b in self.by_source.pop(source, ()):
             self.buckets.pop((b.out, source), None)
+        self._table = None
 
     # -- the export decision ----------------------------------------------------------------
     def _bucket_for(self, prefix: bytes, path: Path) -> Bucket | None:
@@ -229,7 +253,10 @@ class Group:
             if old is not None and old.source is not new.source:
                 # the new best came from a member: it had the old route and must lose it
                 only.setdefault(new.source, []).append(prefix)
-        if not touched or not self.members:
+        if not touched:
+            return
+        self._table = None
+        if not self.members:
             return
         segments: list[Segment] = [(b.source, None, self._encode(b.out, ps)) for b, ps in announce.items()]
         segments += [(src, None, self._withdraw(ps)) for src, ps in withdraw.items()]
@@ -267,26 +294,19 @@ class Group:
         link = self.link_ok(m)
         if link is None or link.backlog() > self.high_water:
             return
-        if m.dump is not None:
-            parts: list[bytes] = []
-            size = 0
-            for b in m.dump:
-                if not b.prefixes or b.source is m.source:
-                    continue
-                enc = b.encoded
-                if enc is None:
-                    enc = b.encoded = self._encode(b.out, list(b.prefixes))
-                parts.append(enc)
-                size += len(enc)
-                if size >= DUMP_CHUNK:
-                    link.write(b"".join(parts))
-                    parts = []
-                    size = 0
-                    if link.backlog() > self.high_water:
+        dump = m.dump
+        if dump is not None:
+            high = self.high_water
+            pos = m.dump_pos
+            while pos < len(dump):
+                link.write(dump[pos : pos + DUMP_CHUNK] if pos or len(dump) > DUMP_CHUNK else dump)
+                pos += DUMP_CHUNK
+                if link.backlog() > high:
+                    m.dump_pos = pos
+                    if pos < len(dump):
                         return
-            if parts:
-                link.write(b"".join(parts))
             m.dump = None
+            m.dump_pos = 0
         while m.dirty:
             if link.backlog() > self.high_water:
                 return
@@ -311,7 +331,7 @@ class Group:
                 self.on_eor(m)
 
     def link_ok(self, m: Member) -> Link | None:
-        return m.link if m in self.members else None
+        return m.link if m.active else None
 
     def _state_of(self, prefixes: list[bytes], source: Source) -> bytes:
         """UPDATEs giving a member the current state of ``prefixes``."""
@@ -335,5 +355,6 @@ class Group:
         if enhanced:
             m.link.write(RouteRefresh(self.family, REFRESH_BORR).encode())
             m.eorr_due = True
-        m.dump = iter(list(self.buckets.values()))
+        m.dump = self._snapshot(m.source)
+        m.dump_pos = 0
         self.catch_up(m)
