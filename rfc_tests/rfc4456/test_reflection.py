@@ -204,8 +204,10 @@ def test_route_from_ebgp_to_ebgp_and_ibgp() -> None:
     lab.peer("192.0.2.2", Kind.EBGP, asn=65001, nh4=v4("192.0.2.1"))
     e2 = lab.peer("198.51.100.2", Kind.EBGP, asn=65002, nh4=v4("198.51.100.1"))
     i = lab.peer("10.0.0.2", Kind.IBGP)
-    msg = update(attrs=origin(0) + seq_path(65001) + next_hop("192.0.2.2") + attr(OPT, 4, b"\0\0\0\x05"),
-                 nlri=pfx("203.0.113.0/24"))
+    msg = update(
+        attrs=origin(0) + seq_path(65001) + next_hop("192.0.2.2") + attr(OPT, 4, b"\0\0\0\x05"),
+        nlri=pfx("203.0.113.0/24"),
+    )
     lab.send("192.0.2.2", msg)
     ext = e2.attrs("203.0.113.0/24")
     assert ext.as_path.asns() == [65000, 65001]
@@ -221,8 +223,10 @@ def test_as_path_loop_from_ebgp_is_ignored() -> None:
     lab = Lab()
     lab.peer("192.0.2.2", Kind.EBGP, asn=65001, nh4=v4("192.0.2.1"))
     i = lab.peer("10.0.0.2", Kind.IBGP)
-    lab.send("192.0.2.2", update(attrs=origin(0) + seq_path(65001, 65000) + next_hop("192.0.2.2"),
-                                 nlri=pfx("203.0.113.0/24")))
+    lab.send(
+        "192.0.2.2",
+        update(attrs=origin(0) + seq_path(65001, 65000) + next_hop("192.0.2.2"), nlri=pfx("203.0.113.0/24")),
+    )
     assert i.prefixes() == set()
 
 
@@ -233,8 +237,10 @@ def test_treat_as_withdraw_removes_the_route_everywhere() -> None:
     lab.send("10.0.0.1", announce4("10.1.0.0/26", "10.0.0.1"))
     assert b.prefixes() == {"10.1.0.0/26"}
     bad_origin = attr(0x40, 1, b"\x07")  # ORIGIN 7: RFC 7606 7.1 treat-as-withdraw
-    u = lab.send("10.0.0.1", update(attrs=bad_origin + seq_path() + local_pref(100) + next_hop("10.0.0.1"),
-                                    nlri=pfx("10.1.0.0/26")))
+    u = lab.send(
+        "10.0.0.1",
+        update(attrs=bad_origin + seq_path() + local_pref(100) + next_hop("10.0.0.1"), nlri=pfx("10.1.0.0/26")),
+    )
     assert u.treat_as_withdraw
     assert b.prefixes() == set()
 
