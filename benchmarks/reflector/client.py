@@ -230,6 +230,7 @@ class Client(asyncio.Protocol):
         self.up: asyncio.Future[bool] | None = None  # resolved on Established or on close
         self.accepted: asyncio.Future[bool] | None = None  # resolved on the reflector's OPEN or on close
         self.closed: asyncio.Future[None] | None = None
+        self.drained: asyncio.Future[None] | None = None
         self.expect_close = False
         self.sessions = 0
         self.on_up: Callable[[Client], None] | None = None  # what to send once Established
@@ -392,6 +393,25 @@ class Client(asyncio.Protocol):
     def send(self, messages: list[bytes]) -> None:
         if self.transport is not None and self.state == ESTABLISHED:
             self.transport.write(b"".join(messages))
+
+    def send_all(self, data: bytes) -> asyncio.Future[None]:
+        """Write ``data``; the future is resolved once all of it has left our buffer for the
+        kernel's (the reflector is reading it)."""
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        assert self.transport is not None
+        self.transport.set_write_buffer_limits(high=1, low=0)  # resume_writing() once drained
+        self.drained = fut
+        self.transport.write(data)
+        if not self.transport.get_write_buffer_size():
+            fut.set_result(None)
+        return fut
+
+    def pause_writing(self) -> None:
+        pass
+
+    def resume_writing(self) -> None:
+        if self.drained is not None and not self.drained.done():
+            self.drained.set_result(None)
 
     def drop(self, expected: bool = False) -> None:
         """Close the TCP connection at once, without a NOTIFICATION."""

@@ -131,13 +131,14 @@ class Runner:
         return False
 
     async def until(self, name: str, waiter: Awaitable[Any], start: dict[str, float], end_holder: list[Any]) -> None:
-        """Await ``waiter`` within the phase timeout; record the phase."""
+        """Await ``waiter`` within the phase timeout; record the phase (ended by the first
+        snapshot in ``end_holder``, taken the moment the phase completed)."""
         try:
             await asyncio.wait_for(waiter, self.timeout)
         except TimeoutError:
             self.record(name, start, None, "timeout")
             raise PhaseTimeout(name) from None
-        self.record(name, start, end_holder[0] if end_holder else None)
+        self.record(name, start, next((h for h in end_holder if "t" in h), None))
 
     def arm(self, board: Scoreboard) -> tuple[asyncio.Event, list[Any]]:
         """A fresh completion event; the snapshot is taken the moment it fires."""
@@ -355,10 +356,15 @@ class FullTable(Runner):
 
         event, holder = self.arm(board)
         start = self.snapshot()
-        self.injector.send([self.payload, pack.end_of_rib(wire.IPV4_UNICAST), pack.end_of_rib(wire.IPV6_UNICAST)])
+        eor = pack.end_of_rib(wire.IPV4_UNICAST) + pack.end_of_rib(wire.IPV6_UNICAST)
+        sent = self.injector.send_all(self.payload + eor)
+        sent.add_done_callback(lambda _: holder.append({"sent": time.perf_counter()}))
         await self.until("table", event.wait(), start, holder)
-        end = holder[0]
+        end = next(h for h in holder if "t" in h)
         phase = self.phases["table"]
+        sent_at = [h["sent"] for h in holder if "sent" in h]
+        if sent_at:  # when the reflector had read all but the last socket buffer of the table
+            phase["injector_sent_seconds"] = round(sent_at[0] - start["t"], 3)
         phase["prefixes"] = self.prefixes
         phase["receivers"] = len(self.receivers)
         phase["rss_before_mb"] = round(start["rss_kb"] / 1024, 1)
