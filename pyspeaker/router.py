@@ -22,8 +22,6 @@ from .wire.update import Update
 
 log = logging.getLogger("pyspeaker.rib")
 
-_LOOP = "loop"  # key in Path.exported: why the path is a loop ("" if it is not)
-
 
 @dataclass(eq=False)
 class PeerState:
@@ -51,7 +49,7 @@ class PeerState:
         if m is None:
             return 0
         g = m.group
-        own = sum(len(b.prefixes) for b in g.by_source.get(self.source, ()))
+        own = sum(b.count for b in g.by_source.get(self.source, ()))
         return len(g.where) - own
 
 
@@ -214,9 +212,9 @@ class Router:
                     fresh.update(prefixes)
             nh = reach.next_hop if reach is not None and reach.family == fam else b""
             path = source.path(attrs, nh)
-            why = path.exported.get(_LOOP)
+            why = path.loop
             if why is None:
-                why = path.exported[_LOOP] = self._loop(path)
+                why = path.loop = self._loop(path)
             if why:
                 self._refuse(st, fam, prefixes)
                 log.debug("%s: %d prefixes ignored: %s", source.address, len(prefixes), why)
@@ -250,12 +248,15 @@ class Router:
     def _imported(policy: Policy, prefix: bytes, fam: Family, bits: int, path: Path) -> Path | None:
         index = policy.decide(prefix, fam, bits, path.attrs)
         key = ("import", policy, index)
-        cached = path.exported.get(key, path)
+        exported = path.exported
+        if exported is None:
+            exported = path.exported = {}
+        cached = exported.get(key, path)
         if cached is not path:
             return cached  # type: ignore[no-any-return]
         attrs = policy.result(index, path.attrs)
         result = None if attrs is None else path if attrs is path.attrs else path.source.path(attrs, path.nh)
-        path.exported[key] = result
+        exported[key] = result
         return result
 
     def _refuse(self, st: PeerState, fam: Family, prefixes: list[bytes]) -> None:

@@ -84,7 +84,7 @@ def table_bytes(router: Router) -> dict[str, int]:
             out["adj_rib_in"] += size(adj)
         out["paths"] += sum(size(p) + size(p.exported) for p in st.source.paths.values())
     for g in router.groups.values():
-        out["adj_rib_out"] += size(g.where) + sum(size(b.prefixes) for b in g.buckets.values())
+        out["adj_rib_out"] += size(g.where)
     return out
 
 

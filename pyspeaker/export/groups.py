@@ -1,8 +1,8 @@
 """Update groups: one Adj-RIB-Out and one encoding for every peer with the same export view.
 
 A group (per family and :class:`~pyspeaker.export.view.ExportView`) keeps what it advertises
-as *buckets*: one per (attributes as sent, next hop, source), each with its prefixes and, once
-asked for, its encoded UPDATEs. A change is encoded once into *segments*, and the same bytes
+as *buckets*: one per (attributes as sent, next hop, source), each with the number of its
+prefixes and, once asked for, its encoded UPDATEs. A change is encoded once into *segments*, and the same bytes
 are written to every member; a segment carries the source it must not be sent back to (RFC
 4456: a route is never reflected to the peer it came from), or the one member it is only for
 (a withdrawal for the peer whose own route just became the best).
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..rib.loc import LocRib
 from ..rib.path import Path, Source
@@ -48,12 +48,12 @@ class Link(Protocol):
 class Bucket:
     """Prefixes sent with the same attributes, next hop and source."""
 
-    __slots__ = ("encoded", "out", "prefixes", "source")
+    __slots__ = ("count", "encoded", "out", "source")
 
     def __init__(self, out: Out, source: Source) -> None:
         self.out = out
         self.source = source
-        self.prefixes: dict[bytes, None] = {}
+        self.count = 0  # prefixes sent with it now (the prefixes themselves: Group.where)
         self.encoded: bytes | None = None
 
 
@@ -128,21 +128,31 @@ class Group:
         """The UPDATEs of the whole Adj-RIB-Out, less the routes that came from ``source``.
         Shared by every peer that joins until the table changes (a peer that joins has sent
         nothing yet, so there is nothing of its own to leave out)."""
+        self._encode_stale()
         own = self.by_source.get(source)
-        if own and any(b.prefixes for b in own):
-            return b"".join(
-                [self._bucket_bytes(b) for b in self.buckets.values() if b.prefixes and b.source is not source]
-            )
+        if own and any(b.count for b in own):
+            mine = set(map(id, own))
+            return b"".join([b.encoded or b"" for b in self.buckets.values() if b.count and id(b) not in mine])
         table = self._table
         if table is None:
-            table = self._table = b"".join([self._bucket_bytes(b) for b in self.buckets.values() if b.prefixes])
+            table = self._table = b"".join([b.encoded or b"" for b in self.buckets.values() if b.count])
         return table
 
-    def _bucket_bytes(self, b: Bucket) -> bytes:
-        enc = b.encoded
-        if enc is None:
-            enc = b.encoded = self._encode(b.out, list(b.prefixes))
-        return enc
+    def _encode_stale(self) -> None:
+        """Encode every bucket whose UPDATEs changed since they were last encoded: one pass
+        over the Adj-RIB-Out finds their prefixes."""
+        if all(b.encoded is not None or not b.count for b in self.buckets.values()):
+            return
+        lists: dict[Bucket, list[bytes]] = {}
+        for prefix, b in self.where.items():
+            if b.encoded is None:
+                lst = lists.get(b)
+                if lst is None:
+                    lists[b] = [prefix]
+                else:
+                    lst.append(prefix)
+        for b, prefixes in lists.items():
+            b.encoded = self._encode(b.out, prefixes)
 
     def drop_source(self, source: Source) -> None:
         """Forget the buckets of a source that is gone (its routes are already withdrawn)."""
@@ -157,7 +167,9 @@ class Group:
             key: object = self
         else:
             key = (self, policy.decide(prefix, self.family, self.bits, path.attrs))
-        cached = path.exported.get(key, self)  # self: not computed yet
+        if path.group is key:
+            return path.group_bucket  # type: ignore[no-any-return]
+        cached: Any = path.exported.get(key, self) if path.exported is not None else self  # self: not computed yet
         if cached is not self:
             return cached  # type: ignore[no-any-return]
         bucket = None
@@ -187,7 +199,13 @@ class Group:
                 if bucket is None:
                     bucket = self.buckets[bk] = Bucket(out, path.source)
                     self.by_source.setdefault(path.source, []).append(bucket)
-        path.exported[key] = bucket
+        if path.group is None and key is self:  # the common case gets the path's own slots
+            path.group = key
+            path.group_bucket = bucket
+        else:
+            if path.exported is None:
+                path.exported = {}
+            path.exported[key] = bucket
         return bucket
 
     def _encode(self, out: Out, prefixes: list[bytes]) -> bytes:
@@ -220,9 +238,7 @@ class Group:
                 if best is last_best:
                     new = last_bucket
                 elif no_policy:
-                    new = best.exported.get(self, self)
-                    if new is self:
-                        new = self._bucket_for(prefix, best)
+                    new = best.group_bucket if best.group is self else self._bucket_for(prefix, best)
                     last_best, last_bucket = best, new
                     last_list = []
                 else:
@@ -232,14 +248,14 @@ class Group:
                 continue
             touched.append(prefix)
             if old is not None:
-                del old.prefixes[prefix]
+                old.count -= 1
                 old.encoded = None
             if new is None:
                 del where[prefix]
                 withdraw.setdefault(old.source if old is not None else None, []).append(prefix)
                 continue
             where[prefix] = new
-            new.prefixes[prefix] = None
+            new.count += 1
             new.encoded = None
             if new is last_bucket and last_list:
                 last_list.append(prefix)

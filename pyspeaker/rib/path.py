@@ -121,7 +121,10 @@ class Path:
         "cluster_len",
         "clusters",
         "exported",
+        "group",
+        "group_bucket",
         "local_pref",
+        "loop",
         "med",
         "neighbor_as",
         "nh",
@@ -146,8 +149,12 @@ class Path:
         ) = decision_fields(attrs.raw)
         self.router_id: int = self.originator if self.originator is not None else source.router_id
         self.cluster_len = len(self.clusters) >> 2
-        # export view -> what this path becomes for it (computed once per view, see export/)
-        self.exported: dict[Any, Any] = {}
+        # what this path becomes for the first update group that sends it (most paths are
+        # sent by one group), and for any other group or policy term in ``exported``
+        self.group: object = None
+        self.group_bucket: Any = None
+        self.exported: dict[Any, Any] | None = None
+        self.loop: str | None = None  # why it is a loop ("" if it is not), once checked
 
     @property
     def ebgp(self) -> bool:
