@@ -39,6 +39,11 @@ class PeerState:
     eor_received: set[Family] = field(default_factory=set)
     refreshing: dict[Family, set[bytes]] = field(default_factory=dict)  # between BoRR and EoRR
     enhanced_refresh: bool = False  # RFC 7313 negotiated
+    # graceful restart (RFC 4724): routes kept from an earlier session, until End-of-RIB
+    stale: dict[Family, dict[bytes, Path]] = field(default_factory=dict)
+
+    def stale_count(self, family: Family) -> int:
+        return len(self.stale.get(family, ()))
 
     @property
     def address(self) -> str:
@@ -68,6 +73,7 @@ class Router:
         self.peers: dict[Link, PeerState] = {}
         self.dirty: dict[Family, dict[bytes, None]] = {}
         self.local_routes: dict[Family, dict[bytes, Path]] = {}
+        self.retained: dict[str, PeerState] = {}  # peer address -> the state of a session that ended, kept stale
         self._pending: dict[Link, list[bytes]] = {}
 
     def loc(self, family: Family) -> LocRib:
@@ -87,11 +93,25 @@ class Router:
         view: ExportView,
         import_policy: Policy | None = None,
         export_policy: Policy | None = None,
+        keep_stale: frozenset[Family] = frozenset(),
     ) -> PeerState:
         """A session reached Established: its Adj-RIBs-In start empty and it joins an update
-        group per family, which sends it the table and then End-of-RIB."""
+        group per family, which sends it the table and then End-of-RIB. When the peer's
+        routes were kept from its last session (:meth:`peer_lost`), those of the families in
+        ``keep_stale`` stay, stale, until its End-of-RIB (or :meth:`sweep`); the rest go."""
         fams = frozenset(f for f in families if f in CODECS)
-        st = PeerState(link, source, fams, view, import_policy, export_policy)
+        old = self.retained.pop(source.address, None)
+        stale: dict[Family, dict[bytes, Path]] = {}
+        if old is not None:
+            # RFC 4724 4.2: the same peer is back; its routes of the families in keep_stale
+            # stay until End-of-RIB, those of every other family go now
+            if old.source.kind is source.kind and old.source.asn == source.asn:
+                source = old.source  # the same Source: unchanged routes are the same Paths
+                stale = {f: d for f, d in old.stale.items() if f in keep_stale and f in fams and d}
+            self._remove_stale(old, [f for f in old.stale if f not in stale])
+            if source is not old.source:
+                self._forget_source(old)
+        st = PeerState(link, source, fams, view, import_policy, export_policy, stale=stale)
         self.peers[link] = st
         # no flush first: the joining member is sent the Adj-RIB-Out as it stands, and the
         # changes not yet flushed reach it like every other member that is catching up
@@ -120,19 +140,90 @@ class Router:
             return None
         for m in st.members.values():
             m.group.leave(m)
+        self._remove(st, list(st.adj_in))
+        self._remove_stale(st, list(st.stale))
+        self._forget_source(st)
+        return st
+
+    def peer_lost(self, link: Link, families: frozenset[Family]) -> PeerState | None:
+        """A session of a graceful-restart peer ended: its routes of ``families`` stay in
+        use, marked stale (O(1) per family: the Adj-RIB-In becomes the stale table), and
+        nothing is withdrawn from anyone; the routes of other families go."""
+        st = self.peers.pop(link, None)
+        if st is None:
+            return None
+        for m in st.members.values():
+            m.group.leave(m)
+        st.members = {}
+        gone = [f for f in st.adj_in if f not in families]
+        self._remove(st, gone)
+        self._remove_stale(st, [f for f in st.stale if f not in families])
+        for fam in families:
+            adj = st.adj_in.get(fam)
+            if not adj:
+                continue
+            old = st.stale.get(fam)
+            if old:  # lost again before End-of-RIB: what came since is stale too
+                old.update(adj)
+            else:
+                st.stale[fam] = adj
+            st.adj_in[fam] = {}
+        st.refreshing.clear()
+        self.retained[st.address] = st
+        return st
+
+    def sweep(self, address: str, family: Family | None = None) -> int:
+        """Withdraw a peer's stale routes (of one family, or all): End-of-RIB came, or a
+        timer ran out. Returns how many went."""
+        st = self.retained.get(address) or self.peer(address)
+        if st is None:
+            return 0
+        fams = list(st.stale) if family is None else [family]
+        n = sum(len(st.stale.get(f, ())) for f in fams)
+        self._remove_stale(st, fams)
+        return n
+
+    def drop_retained(self, address: str) -> int:
+        """The restart time ran out and the peer did not come back: its routes go."""
+        st = self.retained.pop(address, None)
+        if st is None:
+            return 0
+        n = sum(len(d) for d in st.stale.values())
+        self._remove_stale(st, list(st.stale))
+        self._forget_source(st)
+        return n
+
+    def _remove(self, st: PeerState, families: list[Family]) -> None:
         source = st.source
-        for fam, adj in st.adj_in.items():
+        for fam in families:
+            adj = st.adj_in.get(fam)
+            if not adj:
+                continue
             loc = self.locs[fam]
             dirty = self.dirty[fam]
             for prefix in adj:
                 if loc.remove(prefix, source):
                     dirty[prefix] = None
             adj.clear()
-        for fam in st.adj_in:
-            for g in self.family_groups[fam]:
-                g.drop_source(source)  # the buckets live on where the Adj-RIB-Out still uses them
-        source.forget_paths()
-        return st
+
+    def _remove_stale(self, st: PeerState, families: list[Family]) -> None:
+        source = st.source
+        for fam in families:
+            stale = st.stale.pop(fam, None)
+            if not stale:
+                continue
+            loc = self.locs[fam]
+            dirty = self.dirty[fam]
+            adj = st.adj_in.get(fam, {})
+            for prefix in stale:
+                if prefix not in adj and loc.remove(prefix, source):
+                    dirty[prefix] = None
+
+    def _forget_source(self, st: PeerState) -> None:
+        for fam in st.families | set(st.adj_in):
+            for g in self.family_groups.get(fam, ()):
+                g.drop_source(st.source)  # the buckets live on where the Adj-RIB-Out still uses them
+        st.source.forget_paths()
 
     def drained(self, link: Link) -> None:
         """The link's transport has room again: continue what it is owed."""
@@ -185,6 +276,10 @@ class Router:
         eor = update.end_of_rib
         if eor is not None:
             st.eor_received.add(eor)
+            if st.stale.get(eor):
+                n = len(st.stale[eor])
+                self._remove_stale(st, [eor])
+                log.info("%s: End-of-RIB for %s: %d stale routes withdrawn", source.address, eor, n)
             return
         for fam, prefixes in update.withdrawals().items():
             adj = st.adj_in.get(fam)
@@ -192,8 +287,10 @@ class Router:
                 continue
             loc = self.locs[fam]
             dirty = self.dirty[fam]
+            stale = st.stale.get(fam)
             for prefix in prefixes:
-                if adj.pop(prefix, None) is not None and loc.remove(prefix, source):
+                held = adj.pop(prefix, None) is not None or (stale and stale.pop(prefix, None) is not None)
+                if held and loc.remove(prefix, source):
                     dirty[prefix] = None
         announced = update.announced()
         if not announced:
@@ -221,6 +318,10 @@ class Router:
                 continue
             loc = self.locs[fam]
             dirty = self.dirty[fam]
+            stale = st.stale.get(fam)
+            if stale:  # fresh routes replace stale ones (RFC 4724 4.2)
+                for prefix in prefixes:
+                    stale.pop(prefix, None)
             if policy is None:
                 routes = loc.routes
                 for prefix in prefixes:
@@ -228,6 +329,8 @@ class Router:
                         continue
                     adj[prefix] = path
                     r = routes.get(prefix)
+                    if r is path:
+                        continue  # the same route again (a stale one refreshed): nothing to send
                     if r is None or (r.__class__ is Path and r.source is source):
                         routes[prefix] = path  # the only route for the prefix: no decision to make
                         dirty[prefix] = None
@@ -266,8 +369,10 @@ class Router:
         st.rejected[fam] = st.rejected.get(fam, 0) + len(prefixes)
         loc = self.locs[fam]
         dirty = self.dirty[fam]
+        stale = st.stale.get(fam)
         for prefix in prefixes:
-            if adj.pop(prefix, None) is not None and loc.remove(prefix, st.source):
+            held = adj.pop(prefix, None) is not None or (stale and stale.pop(prefix, None) is not None)
+            if held and loc.remove(prefix, st.source):
                 dirty[prefix] = None
 
     def _loop(self, path: Path) -> str:

@@ -154,12 +154,13 @@ PORT = _int_range(1, 65535, "a port")
 _NEIGHBOR_KEYS = (
     "address, remote_as, families, description, port, passive, hold_time, keepalive_time, connect_retry, "
     "connect_retry_max, delay_open, password, ttl_security, local_address, max_prefixes, enabled, "
-    "rr_client, next_hop_self, next_hop_v4, next_hop_v6, import, export, extended_nexthop"
+    "rr_client, next_hop_self, next_hop_v4, next_hop_v6, import, export, extended_nexthop, graceful_restart, "
+    "restart_time, stale_time"
 )
 _RANGE_KEYS = (
     "prefix, limit, remote_as, families, description, hold_time, keepalive_time, delay_open, password, "
     "ttl_security, max_prefixes, rr_client, next_hop_self, next_hop_v4, next_hop_v6, import, export, "
-    "extended_nexthop"
+    "extended_nexthop, graceful_restart, restart_time, stale_time"
 )
 
 
@@ -331,6 +332,9 @@ def _neighbor(
         import_policy=r.take(table, prefix, "import", policy, None),
         export_policy=r.take(table, prefix, "export", policy, None),
         extended_nexthop=r.take(table, prefix, "extended_nexthop", _bool, False),
+        graceful_restart=r.take(table, prefix, "graceful_restart", _bool, True),
+        restart_time=r.take(table, prefix, "restart_time", _int_range(0, 4095, "a restart time (12 bits)"), 120),
+        stale_time=r.take(table, prefix, "stale_time", _seconds(1, 86400), 360.0),
         dynamic=range_address is not None,
     )
     if result.next_hop_v4 is not None and result.next_hop_v4.version != 4:

@@ -37,6 +37,9 @@ class NeighborConfig:
     import_policy: Policy | None = None  # None: everything for iBGP, nothing for eBGP (RFC 8212)
     export_policy: Policy | None = None
     extended_nexthop: bool = False  # RFC 8950: offer IPv4 routes with IPv6 next hops
+    graceful_restart: bool = True  # announce GR (RFC 4724, with N: RFC 8538) and keep a restarting peer's routes
+    restart_time: int = 120  # the restart time we announce
+    stale_time: float = 360.0  # after the peer is back, how long its stale routes may wait for End-of-RIB
     dynamic: bool = False  # made from a listen range when the peer connected
 
 

@@ -187,6 +187,8 @@ class PeerRunner:
             self._attach(sock, self.session, incoming=True, primary=True)
             return True
         state = self.link.session.state
+        if state is ft.State.ESTABLISHED and self._restarted(sock):
+            return True
         if state is ft.State.ESTABLISHED or self.spare is not None:
             return False  # RFC 4271 6.8: an Established session wins over a new connection
         if state in (ft.State.CONNECT, ft.State.ACTIVE):
@@ -197,6 +199,29 @@ class PeerRunner:
         spare = Session(self.settings)
         spare.start(self.now(), passive=True)
         self._attach(sock, spare, incoming=True, primary=False)
+        return True
+
+    def _restarted(self, sock: socket.socket) -> bool:
+        """RFC 4724 4.2: a peer that negotiated graceful restart and connects again while
+        its old session still looks Established has restarted: the old session ends as if
+        its TCP connection had been reset (its routes are kept stale), and the new
+        connection is taken."""
+        assert self.link is not None
+        neg = self.link.session.negotiated
+        if neg is None or neg.graceful_restart is None or neg.local_open.graceful_restart() is None:
+            return False
+        gr = neg.graceful_restart
+        if not gr.restart_time or not any(f in neg.families for f, _ in gr.families):
+            return False  # GR-aware only: it cannot have restarted gracefully; a collision as usual
+        old = self.link
+        self.log.info("%s: new connection while Established: the peer restarted (RFC 4724)", self.where.address)
+        old.session.connection_lost(self.now())
+        self.pump(old)
+        old.close()
+        self.link = None
+        self.session = Session(self.settings)
+        self.session.start(self.now(), passive=True)
+        self._attach(sock, self.session, incoming=True, primary=True)
         return True
 
     def _attach(self, sock: socket.socket, session: Session, incoming: bool, primary: bool) -> None:

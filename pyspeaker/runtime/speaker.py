@@ -13,12 +13,14 @@ from dataclasses import replace
 from ..config import Config, NeighborConfig
 from ..export.view import ExportView, address_bytes
 from ..fsm import types as ft
+from ..gr import helper as gr_helper
 from ..rib.path import Kind, Source
 from ..rib.policy import REJECT_ALL
 from ..router import Router
+from ..wire import open as wopen
 from ..wire.attrs import AttrSet, Interner, build
 from ..wire.constants import REFRESH_BORR, REFRESH_EORR, REFRESH_NORMAL
-from ..wire.family import AFI_IPV6, IPV4_UNICAST, IPV6_UNICAST
+from ..wire.family import AFI_IPV6, IPV4_UNICAST, IPV6_UNICAST, Family
 from ..wire.notification import Notification
 from ..wire.prefix import from_network
 from ..wire.values import AsPath
@@ -44,6 +46,8 @@ def peer_settings(config: Config, n: NeighborConfig) -> ft.PeerSettings:
         idle_hold_time=1.0,  # a peer that accepts and drops at once is not retried in a loop
         idle_hold_max=n.connect_retry_max,
         extended_nexthop=((IPV4_UNICAST, AFI_IPV6),) if n.extended_nexthop and IPV4_UNICAST in n.families else (),
+        # helper ("aware") mode: the capability with no families, N set (RFC 4724 3, RFC 8538)
+        graceful_restart=wopen.graceful_restart(n.restart_time, [], notification=True) if n.graceful_restart else None,
     )
 
 
@@ -83,6 +87,7 @@ class Speaker:
         self._range_sessions: dict[object, int] = {}  # listen range -> dynamic neighbors now
         self._range_of: dict[str, object] = {}
         self._flush_cost = 0.0
+        self._gr_timers: dict[tuple[str, object], asyncio.TimerHandle] = {}  # (peer, family or None)
         self.listeners: list[Listener] = []
         self._queues: list[asyncio.Queue[tuple[str, ft.Event]]] = []
         self._stopped = asyncio.Event()
@@ -127,6 +132,9 @@ class Speaker:
 
     def _accept(self, peer: str, sock: socket.socket) -> bool:
         runner = self.peers.get(peer)
+        if runner is not None and runner.dynamic and runner.state is ft.State.IDLE:
+            self._forget(runner)  # its session just ended; a new one starts from the range again
+            runner = None
         if runner is None:
             runner = self._dynamic(peer)
             if runner is None:
@@ -231,8 +239,75 @@ class Speaker:
             imp = imp or REJECT_ALL
             exp = exp or REJECT_ALL
         source = Source(runner.address, neg.peer_as, neg.peer_id, view.kind)
-        st = self.router.peer_up(runner, source, neg.families, view, imp, exp)
+        keep: frozenset[Family] = frozenset()
+        retained = self.router.retained.get(runner.address)
+        if retained is not None:
+            self._cancel_gr_timer(runner.address, None)
+            keep, flush = gr_helper.on_reestablished(neg, frozenset(f for f, d in retained.stale.items() if d))
+            for fam, why in flush.items():
+                log.info("%s: back; its %d stale %s routes go: %s", runner.address, retained.stale_count(fam), fam, why)
+        st = self.router.peer_up(runner, source, neg.families, view, imp, exp, keep_stale=keep)
         st.enhanced_refresh = neg.enhanced_route_refresh
+        loop = asyncio.get_running_loop()
+        for fam in keep:
+            log.info(
+                "%s: back; %d stale %s routes kept until End-of-RIB (at most %.0f s)",
+                runner.address,
+                st.stale_count(fam),
+                fam,
+                n.stale_time,
+            )
+            self._gr_timers[(runner.address, fam)] = loop.call_later(
+                n.stale_time, self._stale_expired, runner.address, fam
+            )
+        if retained is not None:
+            self._schedule_flush()
+
+    def _session_lost(self, runner: PeerRunner, event: ft.SessionDown) -> None:
+        """RFC 4724 4.2: keep a graceful-restart peer's routes, stale, for its restart time."""
+        decision = gr_helper.on_session_loss(event.negotiated, event.sent, event.received)
+        if isinstance(decision, gr_helper.Retention):
+            st = self.router.peer_lost(runner, decision.families)
+            if st is not None:
+                counts = ", ".join(f"{st.stale_count(f)} {f}" for f in sorted(decision.families))
+                log.info(
+                    "%s: %s; graceful restart: keeping its routes stale (%s) for up to %d s",
+                    runner.address,
+                    decision.reason,
+                    counts,
+                    decision.restart_time,
+                )
+                self._cancel_gr_timer(runner.address, None)
+                self._gr_timers[(runner.address, None)] = asyncio.get_running_loop().call_later(
+                    decision.restart_time, self._restart_expired, runner.address
+                )
+                self._schedule_flush()
+                return
+        elif event.was_established and event.negotiated is not None and event.negotiated.graceful_restart is not None:
+            log.info("%s: routes withdrawn: %s", runner.address, decision)
+        if self.router.peer_down(runner) is not None:
+            self._schedule_flush()
+
+    def _cancel_gr_timer(self, address: str, family: object) -> None:
+        handle = self._gr_timers.pop((address, family), None)
+        if handle is not None:
+            handle.cancel()
+        if family is None:  # the restart is over one way or the other: so are its stale timers
+            for key in [k for k in self._gr_timers if k[0] == address]:
+                self._gr_timers.pop(key).cancel()
+
+    def _restart_expired(self, address: str) -> None:
+        self._gr_timers.pop((address, None), None)
+        n = self.router.drop_retained(address)
+        log.warning("%s: did not come back within its restart time: %d stale routes withdrawn", address, n)
+        self._schedule_flush()
+
+    def _stale_expired(self, address: str, fam: Family) -> None:
+        self._gr_timers.pop((address, fam), None)
+        n = self.router.sweep(address, fam)
+        if n:
+            log.warning("%s: no End-of-RIB for %s in time: %d stale routes withdrawn", address, fam, n)
+            self._schedule_flush()
 
     def _schedule_flush(self) -> None:
         """Flush after the UPDATEs already received are filed. When flushes are costly (many
@@ -261,8 +336,8 @@ class Speaker:
         elif isinstance(event, ft.SessionUp):
             self._session_up(runner, event.negotiated)
         elif isinstance(event, ft.SessionDown):
-            if self.router.peer_down(runner) is not None:
-                self._schedule_flush()
+            if event.was_established:
+                self._session_lost(runner, event)
         elif isinstance(event, ft.RouteRefreshReceived):
             subtype, fam = event.refresh.subtype, event.refresh.family
             if subtype == REFRESH_NORMAL:
@@ -306,6 +381,9 @@ class Speaker:
         """Close every session with Cease/Administrative Shutdown and the RFC 9003 text."""
         notification = Notification.shutdown(message)
         self._stopping = True
+        for handle in self._gr_timers.values():
+            handle.cancel()
+        self._gr_timers.clear()
         for runner in list(self.peers.values()):
             runner.stop(notification)
         await asyncio.sleep(0)  # let the transports flush the NOTIFICATIONs

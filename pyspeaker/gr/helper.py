@@ -1,0 +1,77 @@
+"""The receiving side of graceful restart (RFC 4724 4.2, RFC 8538 5): when a peer's routes
+are kept, marked stale, and for how long; what its next OPEN means for them. Pure decisions;
+the Router keeps the routes and the speaker runs the timers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..fsm.types import Negotiated
+from ..wire.family import Family
+from ..wire.notification import CEASE, Notification
+from ..wire.open import GracefulRestart
+
+CEASE_HARD_RESET = 9  # RFC 8538
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """Keep the peer's routes of ``families`` stale for ``restart_time`` seconds."""
+
+    families: frozenset[Family]
+    restart_time: int
+    reason: str
+
+
+def ours(neg: Negotiated) -> GracefulRestart | None:
+    return neg.local_open.graceful_restart()
+
+
+def on_session_loss(
+    neg: Negotiated | None, sent: Notification | None, received: Notification | None
+) -> Retention | str:
+    """What to do with the routes of a session that ended: a Retention, or why not."""
+    if neg is None:
+        return "the session was not established"
+    theirs = neg.graceful_restart
+    if theirs is None:
+        return "the peer did not announce graceful restart"
+    if ours(neg) is None:
+        return "graceful restart is off for this neighbor"
+    note = sent or received
+    if note is not None:
+        local = ours(neg)
+        both_n = theirs.notification and local is not None and local.notification
+        if not both_n:
+            return f"NOTIFICATION {note.code}/{note.subcode} without the N bit negotiated (RFC 8538)"
+        if note.code == CEASE and note.subcode == CEASE_HARD_RESET:
+            return "Hard Reset (RFC 8538)"
+    if theirs.restart_time == 0:
+        return "the peer's restart time is 0"
+    families = frozenset(f for f, _ in theirs.families if f in neg.families)
+    if not families:
+        return "the peer listed no negotiated family in its graceful restart capability"
+    how = "NOTIFICATION with N (RFC 8538)" if note is not None else "session lost"
+    return Retention(families, theirs.restart_time, how)
+
+
+def on_reestablished(neg: Negotiated, retained: frozenset[Family]) -> tuple[frozenset[Family], dict[Family, str]]:
+    """RFC 4724 4.2 on the new session: the retained families whose stale routes stay until
+    End-of-RIB, and for the others why they go at once."""
+    theirs = neg.graceful_restart
+    keep: set[Family] = set()
+    flush: dict[Family, str] = {}
+    for fam in retained:
+        if theirs is None:
+            flush[fam] = "the peer came back without graceful restart"
+        elif fam not in neg.families:
+            flush[fam] = "the family was not negotiated again"
+        else:
+            f_bit = theirs.forwarding(fam)
+            if f_bit is None:
+                flush[fam] = "the family is missing from the peer's graceful restart capability"
+            elif not f_bit:
+                flush[fam] = "the peer did not keep its forwarding state (F=0)"
+            else:
+                keep.add(fam)
+    return frozenset(keep), flush
