@@ -73,6 +73,8 @@ class Router:
         self.peers: dict[Link, PeerState] = {}
         self.dirty: dict[Family, dict[bytes, None]] = {}
         self.local_routes: dict[Family, dict[bytes, Path]] = {}
+        self.deferring = False  # after our own graceful restart: nothing sent until end_deferral()
+        self._waiting: list[Member] = []
         self.retained: dict[str, PeerState] = {}  # peer address -> the state of a session that ended, kept stale
         self._pending: dict[Link, list[bytes]] = {}
 
@@ -118,8 +120,22 @@ class Router:
         for fam in sorted(fams):
             st.adj_in[fam] = {}
             group = self._group(fam, view, export_policy)
-            st.members[fam] = group.join(link, source)
+            if self.deferring:
+                st.members[fam] = m = group.join_later(link, source)
+                self._waiting.append(m)
+            else:
+                st.members[fam] = group.join(link, source)
         return st
+
+    def end_deferral(self) -> None:
+        """Route selection is no longer deferred: every group's Adj-RIB-Out is brought up to
+        date, then each peer that came up meanwhile is sent its table and End-of-RIB (only
+        once its whole table for the family is out, RFC 4724 4.1)."""
+        self.deferring = False
+        self.flush()
+        waiting, self._waiting = self._waiting, []
+        for m in waiting:
+            m.group.admit(m)
 
     def _group(self, fam: Family, view: ExportView, policy: Policy | None) -> Group:
         key = (fam, view, policy)
@@ -409,6 +425,8 @@ class Router:
     def flush(self) -> None:
         """Send every group the changes of best paths since the last flush: one write per
         peer, whatever the number of its groups."""
+        if self.deferring:
+            return
         for fam, dirty in self.dirty.items():
             if dirty:
                 changed = list(dirty)

@@ -56,12 +56,22 @@ async def _main(config: Config) -> int:
         return 1
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
+    graceful = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopping.set)
+    if config.global_.state_file is not None:
+        loop.add_signal_handler(signal.SIGUSR1, graceful.set)
     print(_banner(config, speaker.port), flush=True)
-    await stopping.wait()
-    log.info("stopping: closing every session with Cease/Administrative Shutdown")
-    await speaker.stop("pyspeaker is shutting down")
+    waits = {asyncio.ensure_future(stopping.wait()), asyncio.ensure_future(graceful.wait())}
+    _done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    if graceful.is_set():
+        log.info("graceful stop (SIGUSR1): peers keep our routes while we restart")
+        await speaker.graceful_stop()
+    else:
+        log.info("stopping: closing every session with Cease/Administrative Shutdown")
+        await speaker.stop("pyspeaker is shutting down")
     await asyncio.sleep(0.1)
     return 0
 

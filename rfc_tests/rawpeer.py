@@ -24,7 +24,10 @@ class RawPeer:
         self.routes: dict[str, bytes] = {}  # prefix text -> attribute bytes
         self.eor: list[Family] = []
         self.notifications: list[bytes] = []
+        self.opens: list[bytes] = []  # every OPEN received, as on the wire
+        self.log: list[tuple[object, ...]] = []  # ("update"/"eor", prefixes or family), in order
         self.established = asyncio.Event()
+        self.closed = asyncio.Event()  # the other side closed the connection
         self.changed = asyncio.Condition()
         self._reader: asyncio.Task[None] | None = None
 
@@ -60,11 +63,16 @@ class RawPeer:
         framer = Framer()
         decoder = UpdateDecoder()
         while True:
-            data = await loop.sock_recv(sock, 1 << 16)
+            try:
+                data = await loop.sock_recv(sock, 1 << 16)
+            except ConnectionError:
+                data = b""
             if not data:
+                self.closed.set()
                 return
             for msg_type, msg in framer.feed(data):
                 if msg_type == 1:
+                    self.opens.append(msg)
                     await loop.sock_sendall(sock, Keepalive().encode())
                 elif msg_type == 4:
                     self.established.set()
@@ -74,6 +82,9 @@ class RawPeer:
                     u = decoder.decode(msg)
                     if u.end_of_rib is not None:
                         self.eor.append(u.end_of_rib)
+                        self.log.append(("eor", u.end_of_rib))
+                    elif u.announced() or u.withdrawals():
+                        self.log.append(("update", u.announced(), u.withdrawals()))
                     for fam, ps in u.withdrawals().items():
                         for p in ps:
                             self.routes.pop(_text(fam, p), None)

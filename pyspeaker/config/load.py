@@ -141,6 +141,12 @@ def _families(v: Any) -> tuple[Family, ...]:
     return fams
 
 
+def _graceful_stop(v: Any) -> str:
+    if v not in ("close", "notification"):
+        raise ValueError('must be "close" (TCP closed, no NOTIFICATION) or "notification" (Cease, RFC 8538)')
+    return str(v)
+
+
 def _password(v: Any) -> str:
     text = _text(v)
     if not 1 <= len(text.encode()) <= 80:
@@ -155,12 +161,12 @@ _NEIGHBOR_KEYS = (
     "address, remote_as, families, description, port, passive, hold_time, keepalive_time, connect_retry, "
     "connect_retry_max, delay_open, password, ttl_security, local_address, max_prefixes, enabled, "
     "rr_client, next_hop_self, next_hop_v4, next_hop_v6, import, export, extended_nexthop, graceful_restart, "
-    "restart_time, stale_time"
+    "restart_time, stale_time, gr_flags"
 )
 _RANGE_KEYS = (
     "prefix, limit, remote_as, families, description, hold_time, keepalive_time, delay_open, password, "
     "ttl_security, max_prefixes, rr_client, next_hop_self, next_hop_v4, next_hop_v6, import, export, "
-    "extended_nexthop, graceful_restart, restart_time, stale_time"
+    "extended_nexthop, graceful_restart, restart_time, stale_time, gr_flags"
 )
 
 
@@ -308,6 +314,16 @@ def _neighbor(
                 max_prefixes[fam] = _int_range(1, 100_000_000, "a prefix limit")(limit)
             except (TypeError, ValueError) as exc:
                 r.bad(f"{prefix}max_prefixes.{name}", str(exc))
+    gr_flags: dict[Family, int] = {}
+    raw_flags = table.pop("gr_flags", {})
+    if not isinstance(raw_flags, dict):
+        r.bad(f"{prefix}gr_flags", 'must be a table, e.g. { "ipv4-unicast" = 128 }')
+    else:
+        for name, value in raw_flags.items():
+            try:
+                gr_flags[_family(name)] = _int_range(0, 255, "a flags octet")(value)
+            except (TypeError, ValueError) as exc:
+                r.bad(f"{prefix}gr_flags.{name}", str(exc))
     result = NeighborConfig(
         address=address or ipaddress.IPv4Address("0.0.0.0"),
         remote_as=remote_as or 0,
@@ -335,6 +351,7 @@ def _neighbor(
         graceful_restart=r.take(table, prefix, "graceful_restart", _bool, True),
         restart_time=r.take(table, prefix, "restart_time", _int_range(0, 4095, "a restart time (12 bits)"), 120),
         stale_time=r.take(table, prefix, "stale_time", _seconds(1, 86400), 360.0),
+        gr_flags=gr_flags,
         dynamic=range_address is not None,
     )
     if result.next_hop_v4 is not None and result.next_hop_v4.version != 4:
@@ -378,6 +395,9 @@ def parse(text: str, source: str) -> Config:
             listen_backlog=r.take(glob, "global.", "listen_backlog", _int_range(1, 65535, "a backlog"), 1024),
             cluster_id=r.take(glob, "global.", "cluster_id", _router_id, None),
             always_compare_med=r.take(glob, "global.", "always_compare_med", _bool, False),
+            state_file=r.take(glob, "global.", "state_file", _text, None),
+            selection_deferral=r.take(glob, "global.", "selection_deferral", _seconds(1, 3600), 360.0),
+            graceful_stop=r.take(glob, "global.", "graceful_stop", _graceful_stop, "close"),
         )
         r.leftovers(glob, "global.", "asn, router_id, listen, port, listen_backlog, cluster_id, always_compare_med")
     policies = _policies(r, doc.pop("policy", None))

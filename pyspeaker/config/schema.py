@@ -40,6 +40,7 @@ class NeighborConfig:
     graceful_restart: bool = True  # announce GR (RFC 4724, with N: RFC 8538) and keep a restarting peer's routes
     restart_time: int = 120  # the restart time we announce
     stale_time: float = 360.0  # after the peer is back, how long its stale routes may wait for End-of-RIB
+    gr_flags: dict[Family, int] = field(default_factory=dict)  # per-family flags after our restart (default F)
     dynamic: bool = False  # made from a listen range when the peer connected
 
 
@@ -62,6 +63,9 @@ class GlobalConfig:
     listen_backlog: int = 1024
     cluster_id: ipaddress.IPv4Address | None = None  # RFC 4456; default: the router id
     always_compare_med: bool = False
+    state_file: str | None = None  # set: pyspeaker restarts gracefully (RFC 4724 4.1) using this file
+    selection_deferral: float = 360.0  # after our restart, the longest wait for peers' End-of-RIB
+    graceful_stop: str = "close"  # close: TCP closed without NOTIFICATION; notification: Cease (RFC 8538)
 
 
 @dataclass(frozen=True, slots=True)

@@ -120,6 +120,18 @@ class Group:
         self.catch_up(m)
         return m
 
+    def join_later(self, link: Link, source: Source) -> Member:
+        """A member that is sent nothing until :meth:`admit` (route selection deferred after
+        our own restart, RFC 4724 4.1)."""
+        return Member(self, link, source)
+
+    def admit(self, m: Member) -> None:
+        if m.active:
+            self.members[m] = None
+            m.dump = self._snapshot(m.source)
+            m.dump_pos = 0
+            self.catch_up(m)
+
     def leave(self, member: Member) -> None:
         member.active = False
         self.members.pop(member, None)

@@ -178,6 +178,13 @@ class Session:
         passive = self.settings.passive if passive is None else passive
         self._dispatch(Input.MANUAL_START_PASSIVE if passive else Input.MANUAL_START, now, None)
 
+    def update_settings(self, settings: PeerSettings) -> None:
+        """Settings for the next connection (the OPEN it sends); the current one keeps
+        what it negotiated."""
+        self.settings = settings
+        if not self._connected:
+            self._local_open = build_open(settings)
+
     def stop(self, now: float, notification: Notification | None = None) -> None:
         """ManualStop: send ``notification`` (default Cease / Administrative Shutdown) if a
         connection is up, close, Idle; no automatic restart until the next start()."""

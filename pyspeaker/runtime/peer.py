@@ -145,6 +145,26 @@ class PeerRunner:
             self._timer.cancel()
             self._timer = None
 
+    def abort(self) -> None:
+        """Close every connection at once, without NOTIFICATION (a graceful restart, or a
+        crash as the peer sees it), and stop."""
+        self._running = False
+        if self._connect_task is not None:
+            self._connect_task.cancel()
+            self._connect_task = None
+        for link in (self.link, self.spare):
+            if link is not None and link.transport is not None:
+                link.closed = True
+                link.transport.abort()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def update_settings(self, settings: ft.PeerSettings) -> None:
+        """New settings (e.g. the GR capability without R) for the connections to come."""
+        self.settings = settings
+        self.session.update_settings(settings)
+
     def send_update(self, data: bytes) -> None:
         if self.link is not None and self.session.state is ft.State.ESTABLISHED:
             self.session.send_update(data, self.now())

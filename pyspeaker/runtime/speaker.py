@@ -14,6 +14,8 @@ from ..config import Config, NeighborConfig
 from ..export.view import ExportView, address_bytes
 from ..fsm import types as ft
 from ..gr import helper as gr_helper
+from ..gr import restarting
+from ..gr.restarting import capability as restart_capability
 from ..rib.path import Kind, Source
 from ..rib.policy import REJECT_ALL
 from ..router import Router
@@ -32,7 +34,19 @@ log = logging.getLogger("pyspeaker.speaker")
 EventHandler = Callable[[str, ft.Event], None]
 
 
-def peer_settings(config: Config, n: NeighborConfig) -> ft.PeerSettings:
+def gr_capability(config: Config, n: NeighborConfig, restarting: bool = False) -> wopen.Capability | None:
+    """What we announce: nothing with ``graceful_restart = false``; helper ("aware") mode,
+    the capability with no families, without a state file (we cannot restart gracefully);
+    with one, every family (flags 0x00 on a normal start; R and the configured flags, by
+    default F, after a graceful restart). N is always set (RFC 8538)."""
+    if not n.graceful_restart:
+        return None
+    if config.global_.state_file is None:
+        return wopen.graceful_restart(n.restart_time, [], notification=True)
+    return restart_capability(n.restart_time, n.families, restarting, n.gr_flags)
+
+
+def peer_settings(config: Config, n: NeighborConfig, restarting: bool = False) -> ft.PeerSettings:
     return ft.PeerSettings(
         local_as=config.global_.asn,
         peer_as=n.remote_as,
@@ -46,8 +60,7 @@ def peer_settings(config: Config, n: NeighborConfig) -> ft.PeerSettings:
         idle_hold_time=1.0,  # a peer that accepts and drops at once is not retried in a loop
         idle_hold_max=n.connect_retry_max,
         extended_nexthop=((IPV4_UNICAST, AFI_IPV6),) if n.extended_nexthop and IPV4_UNICAST in n.families else (),
-        # helper ("aware") mode: the capability with no families, N set (RFC 4724 3, RFC 8538)
-        graceful_restart=wopen.graceful_restart(n.restart_time, [], notification=True) if n.graceful_restart else None,
+        graceful_restart=gr_capability(config, n, restarting),
     )
 
 
@@ -88,13 +101,27 @@ class Speaker:
         self._range_of: dict[str, object] = {}
         self._flush_cost = 0.0
         self._gr_timers: dict[tuple[str, object], asyncio.TimerHandle] = {}  # (peer, family or None)
+        self.restart_state: restarting.RestartState | None = None  # set while restarting gracefully
+        self._deferral_timer: asyncio.TimerHandle | None = None
+        self._gr_peers: dict[str, frozenset[Family]] = {}  # peer -> families in its GR capability
         self.listeners: list[Listener] = []
         self._queues: list[asyncio.Queue[tuple[str, ft.Event]]] = []
         self._stopped = asyncio.Event()
 
     async def start(self) -> None:
-        """Open the listening sockets (an error names the address) and start every neighbor."""
+        """Open the listening sockets (an error names the address) and start every neighbor.
+        With a state file left by a graceful stop, this is a graceful restart: R set in the
+        OPENs, route selection deferred until End-of-RIB from the peers (RFC 4724 4.1)."""
         g = self.config.global_
+        if g.state_file is not None:
+            state, why = restarting.load(g.state_file, time.time(), str(g.router_id))
+            log.info("graceful restart: %s", why)
+            if state is not None:
+                self.restart_state = state
+                self.router.deferring = True
+                self._deferral_timer = asyncio.get_running_loop().call_later(
+                    g.selection_deferral, self._end_deferral, "the selection deferral timer ran out"
+                )
         for listen_address in g.listen:
             listener = Listener(str(listen_address), g.port, self._accept, g.listen_backlog)
             listener.open()
@@ -124,7 +151,7 @@ class Speaker:
         return self.listeners[0].port if self.listeners else self.config.global_.port
 
     def _runner(self, n: NeighborConfig) -> PeerRunner:
-        runner = PeerRunner(peer_settings(self.config, n), transport_for(n), self._sink)
+        runner = PeerRunner(peer_settings(self.config, n, self.router.deferring), transport_for(n), self._sink)
         runner.on_drain = self.router.drained
         self.peers[str(n.address)] = runner
         self.neighbor_config[str(n.address)] = n
@@ -248,6 +275,8 @@ class Speaker:
                 log.info("%s: back; its %d stale %s routes go: %s", runner.address, retained.stale_count(fam), fam, why)
         st = self.router.peer_up(runner, source, neg.families, view, imp, exp, keep_stale=keep)
         st.enhanced_refresh = neg.enhanced_route_refresh
+        gr = neg.graceful_restart
+        self._gr_peers[runner.address] = frozenset(f for f, _ in gr.families) & neg.families if gr else frozenset()
         loop = asyncio.get_running_loop()
         for fam in keep:
             log.info(
@@ -287,6 +316,66 @@ class Speaker:
             log.info("%s: routes withdrawn: %s", runner.address, decision)
         if self.router.peer_down(runner) is not None:
             self._schedule_flush()
+
+    # -- our own graceful restart (RFC 4724 4.1) ------------------------------------------
+    def _check_deferral(self) -> None:
+        """Route selection stays deferred until every peer of the last run (and every peer
+        up now) that announced graceful restart has sent End-of-RIB for its families."""
+        state = self.restart_state
+        if state is None or not self.router.deferring:
+            return
+        for address in {*state.peers, *self._gr_peers}:
+            st = self.router.peer(address)
+            if st is None:
+                if address in state.peers:
+                    return  # not back yet
+                continue
+            wanted = self._gr_peers.get(address, frozenset())
+            if not wanted <= st.eor_received:
+                return
+        self._end_deferral("End-of-RIB from every graceful-restart peer")
+
+    def _end_deferral(self, why: str) -> None:
+        if not self.router.deferring:
+            return
+        if self._deferral_timer is not None:
+            self._deferral_timer.cancel()
+            self._deferral_timer = None
+        self.router.deferring = False
+        log.info("graceful restart: route selection done (%s); sending the tables, then End-of-RIB", why)
+        self.router.end_deferral()
+        for address, runner in self.peers.items():  # sessions from now on are not restarts
+            n = self.neighbor_config.get(address)
+            if n is not None:
+                runner.update_settings(peer_settings(self.config, n))
+
+    async def graceful_stop(self) -> None:
+        """Stop so that peers keep our routes (RFC 4724): write the state file, then close
+        every session without NOTIFICATION (or with Cease when ``graceful_stop =
+        "notification"``: RFC 8538 helpers keep the routes as well)."""
+        g = self.config.global_
+        if g.state_file is None:
+            raise RuntimeError("graceful restart needs global.state_file in the configuration")
+        peers = {st.address: [f.name for f in sorted(st.families)] for st in self.router.peers.values()}
+        times = [n.restart_time for n in (*self.config.neighbors, *(r.template for r in self.config.listen_ranges))]
+        state = restarting.RestartState(time.time(), max(times, default=120), str(g.router_id), peers)
+        restarting.save(g.state_file, state)
+        log.info("graceful stop: state of %d sessions written to %s", len(peers), g.state_file)
+        self._stopping = True
+        for handle in self._gr_timers.values():
+            handle.cancel()
+        self._gr_timers.clear()
+        if self._deferral_timer is not None:
+            self._deferral_timer.cancel()
+        for runner in list(self.peers.values()):
+            if g.graceful_stop == "notification":
+                runner.stop(Notification.shutdown("graceful restart"))
+            else:
+                runner.abort()
+        await asyncio.sleep(0)
+        for listener in self.listeners:
+            await listener.close()
+        self._stopped.set()
 
     def _cancel_gr_timer(self, address: str, family: object) -> None:
         handle = self._gr_timers.pop((address, family), None)
@@ -333,6 +422,8 @@ class Speaker:
         if isinstance(event, ft.UpdateReceived):
             self.router.receive(runner, event.update)
             self._schedule_flush()
+            if self.router.deferring and event.update.end_of_rib is not None:
+                self._check_deferral()
         elif isinstance(event, ft.SessionUp):
             self._session_up(runner, event.negotiated)
         elif isinstance(event, ft.SessionDown):

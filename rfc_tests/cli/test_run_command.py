@@ -84,3 +84,23 @@ def test_example_configs_are_valid() -> None:
     for path in configs:
         proc = subprocess.run(_cli("check-config", str(path)), capture_output=True, timeout=30, check=False, text=True)
         assert proc.returncode == 0, proc.stderr
+
+
+def test_sigusr1_is_a_graceful_stop_that_leaves_the_state_file(tmp_path: Path) -> None:
+    state = tmp_path / "state.msgpack"
+    config = tmp_path / "rr.toml"
+    config.write_text(default_text().replace("port = 1179", f'port = 0\nstate_file = "{state}"'))
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(
+        _cli("run", "--config", str(config)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert proc.stdout is not None
+        assert "listening on" in proc.stdout.readline()
+        proc.send_signal(signal.SIGUSR1)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert state.exists() and "graceful stop" in err
