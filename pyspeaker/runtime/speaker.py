@@ -9,6 +9,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
+from typing import Any
 
 from ..config import Config, NeighborConfig
 from ..export.view import ExportView, address_bytes
@@ -64,6 +65,18 @@ def peer_settings(config: Config, n: NeighborConfig, restarting: bool = False) -
     )
 
 
+def _gr_view(gr: wopen.GracefulRestart | None) -> dict[str, Any] | None:
+    if gr is None:
+        return None
+    return {
+        "raw": gr.raw.hex(),
+        "restarting": gr.restarting,
+        "notification": gr.notification,
+        "restart_time": gr.restart_time,
+        "families": {f.name: {"flags": f"0x{flags:02x}", "forwarding": bool(flags & 0x80)} for f, flags in gr.families},
+    }
+
+
 def transport_for(n: NeighborConfig) -> Transport:
     return Transport(
         address=str(n.address),
@@ -104,6 +117,7 @@ class Speaker:
         self.restart_state: restarting.RestartState | None = None  # set while restarting gracefully
         self._deferral_timer: asyncio.TimerHandle | None = None
         self._gr_peers: dict[str, frozenset[Family]] = {}  # peer -> families in its GR capability
+        self._last_down: dict[str, str] = {}  # peer -> why its last session ended
         self.listeners: list[Listener] = []
         self._queues: list[asyncio.Queue[tuple[str, ft.Event]]] = []
         self._stopped = asyncio.Event()
@@ -427,6 +441,7 @@ class Speaker:
         elif isinstance(event, ft.SessionUp):
             self._session_up(runner, event.negotiated)
         elif isinstance(event, ft.SessionDown):
+            self._last_down[runner.address] = event.reason
             if event.was_established:
                 self._session_lost(runner, event)
         elif isinstance(event, ft.RouteRefreshReceived):
@@ -450,6 +465,58 @@ class Speaker:
             self.on_event(address, event)
         for q in self._queues:
             q.put_nowait((address, event))
+
+    # -- what an operator looks at ---------------------------------------------------------
+    def neighbor(self, address: str) -> dict[str, Any]:
+        """One neighbor's state as plain values: session, prefixes per family (received,
+        accepted, advertised, stale), graceful restart as sent and received (byte-exact) with
+        what is in progress and the timers' remaining seconds, and the last session error."""
+        runner = self.peers.get(address)
+        st = self.router.peer(address) or self.router.retained.get(address)
+        n = self.neighbor_config.get(address)
+        if runner is None and st is None:
+            raise KeyError(address)
+        loop = asyncio.get_running_loop()
+        neg = runner.session.negotiated if runner is not None else None
+        out: dict[str, Any] = {
+            "address": address,
+            "state": runner.state.value if runner is not None else "Idle",
+            "remote_as": n.remote_as if n is not None else (st.source.asn if st else None),
+            "dynamic": bool(runner and runner.dynamic),
+            "families": sorted(f.name for f in neg.families) if neg else [],
+            "last_error": self._last_down.get(address),
+        }
+        prefixes: dict[str, dict[str, int]] = {}
+        if st is not None:
+            for fam in sorted(set(st.adj_in) | set(st.stale)):
+                prefixes[fam.name] = {
+                    "accepted": len(st.adj_in.get(fam, ())),
+                    "rejected": st.rejected.get(fam, 0),
+                    "advertised": st.advertised(fam),
+                    "stale": st.stale_count(fam),
+                }
+        out["prefixes"] = prefixes
+        gr: dict[str, Any] = {}
+        if neg is not None:
+            mine = neg.local_open.graceful_restart()
+            theirs = neg.graceful_restart
+            gr["sent"] = _gr_view(mine)
+            gr["received"] = _gr_view(theirs)
+        gr["restart_in_progress"] = address in self.router.retained
+        timers = {}
+        for (addr, which), handle in self._gr_timers.items():
+            if addr == address:
+                name = "restart" if which is None else f"stale {which}"
+                timers[name] = round(max(0.0, handle.when() - loop.time()), 1)
+        gr["timers"] = timers
+        if st is not None:
+            gr["end_of_rib_received"] = sorted(f.name for f in st.eor_received)
+        out["graceful_restart"] = gr
+        return out
+
+    def neighbors(self) -> list[dict[str, Any]]:
+        addresses = {*self.peers, *self.router.retained}
+        return [self.neighbor(a) for a in sorted(addresses)]
 
     async def events(self) -> AsyncIterator[tuple[str, ft.Event]]:
         """Every session event, as (peer address, event), until the speaker stops."""

@@ -63,12 +63,21 @@ async def test_crash_and_return_with_end_of_rib() -> None:
         a.crash()
         await asyncio.wait_for(down.wait(), 10)
         assert rr.router.retained["127.0.1.1"].stale_count(IPV4_UNICAST) == 2
+        seen = rr.neighbor("127.0.1.1")  # what an operator sees meanwhile
+        assert seen["graceful_restart"]["restart_in_progress"]
+        assert 0 < seen["graceful_restart"]["timers"]["restart"] <= 60
+        assert seen["prefixes"]["ipv4-unicast"]["stale"] == 2
         assert len(b.routes) == withdrawn_before
 
         a2 = RawPeer("127.0.1.1", "10.0.1.1")
         await a2.connect(rr.port, [gr(60, restarting=True)])
+        seen = rr.neighbor("127.0.1.1")
+        assert seen["graceful_restart"]["received"]["raw"] == gr(60, restarting=True).raw.hex()
+        assert seen["graceful_restart"]["received"]["families"]["ipv4-unicast"] == {"flags": "0x80", "forwarding": True}
+        assert seen["graceful_restart"]["sent"]["families"] == {}  # helper mode: no families of our own
         await a2.send(routes("10.1.0.0/24") + end_of_rib(IPV4_UNICAST))
         await b.until(lambda: set(b.routes) == {"10.1.0.0/24"})
+        assert rr.neighbor("127.0.1.1")["graceful_restart"]["end_of_rib_received"] == ["ipv4-unicast"]
         assert rr.router.peer("127.0.1.1") is not None and rr.router.peer("127.0.1.1").stale_count(IPV4_UNICAST) == 0
         a2.crash()
     finally:
