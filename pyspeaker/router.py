@@ -17,6 +17,7 @@ from .rib.loc import LocRib
 from .rib.path import Kind, Path, Source
 from .rib.policy import Policy
 from .wire.attrs import AttrSet
+from .wire.constants import COMMUNITY_LLGR_STALE, COMMUNITY_NO_LLGR
 from .wire.family import CODECS, Family
 from .wire.update import Update
 
@@ -198,6 +199,42 @@ class Router:
         n = sum(len(st.stale.get(f, ())) for f in fams)
         self._remove_stale(st, fams)
         return n
+
+    def to_long_lived(self, address: str, long_lived: dict[Family, int]) -> dict[Family, int]:
+        """RFC 9494 4.2: the restart time ran out (or was 0): the stale routes of the families
+        in ``long_lived`` become long-lived stale (LLGR_STALE added, least preferred, sent
+        only to LLGR peers), except those carrying NO_LLGR; the others go. Returns the
+        number kept per family."""
+        st = self.retained.get(address)
+        if st is None:
+            return {}
+        self._remove_stale(st, [f for f in st.stale if f not in long_lived])
+        kept: dict[Family, int] = {}
+        source = st.source
+        variants: dict[int, Path | None] = {}
+        for fam in list(st.stale):
+            stale = st.stale[fam]
+            loc = self.locs[fam]
+            dirty = self.dirty[fam]
+            gone = []
+            for prefix, path in stale.items():
+                if path.llgr:
+                    continue
+                variant = variants.get(id(path), path)
+                if variant is path:
+                    variant = variants[id(path)] = _long_lived(path)
+                if variant is None:
+                    gone.append(prefix)
+                    continue
+                stale[prefix] = variant
+                loc.set(prefix, variant)
+                dirty[prefix] = None
+            for prefix in gone:
+                del stale[prefix]
+                if loc.remove(prefix, source):
+                    dirty[prefix] = None
+            kept[fam] = len(stale)
+        return kept
 
     def drop_retained(self, address: str) -> int:
         """The restart time ran out and the peer did not come back: its routes go."""
@@ -448,3 +485,16 @@ class Router:
 
     def peer(self, address: str) -> PeerState | None:
         return next((st for st in self.peers.values() if st.address == address), None)
+
+
+def _long_lived(path: Path) -> Path | None:
+    """The long-lived stale variant of a path (LLGR_STALE added), or None for NO_LLGR."""
+    communities = path.attrs.communities
+    if COMMUNITY_NO_LLGR in communities:
+        return None
+    attrs = path.attrs
+    if COMMUNITY_LLGR_STALE not in communities:
+        attrs = attrs.replace(communities=(*communities, COMMUNITY_LLGR_STALE))
+    variant = path.source.path(attrs, path.nh)
+    variant.llgr = True
+    return variant

@@ -31,6 +31,7 @@ class ExportView:
     nh6: bytes = b""  # our IPv6 next hop for this peer (16 octets), if any
     extended_nexthop_v4: bool = False  # RFC 8950 negotiated for IPv4 unicast
     max_len: int = c.MAX_MESSAGE_LEN
+    llgr: bool = False  # the peer announced long-lived GR (RFC 9494): it may be sent LLGR-stale routes
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +91,8 @@ def export(path: Path, view: ExportView, family: Family) -> Out | None:
     target = view.kind
     if not may_send(source, target):
         return None
+    if path.llgr and not view.llgr:
+        return None  # RFC 9494 4.3: long-lived stale routes only to peers that understand them
     d = _split(path.attrs.raw)
     nh4 = d.pop(c.NEXT_HOP, None)
     self_nh = False

@@ -16,11 +16,23 @@ CEASE_HARD_RESET = 9  # RFC 8538
 
 @dataclass(frozen=True, slots=True)
 class Retention:
-    """Keep the peer's routes of ``families`` stale for ``restart_time`` seconds."""
+    """Keep the peer's routes of ``families`` stale for ``restart_time`` seconds; then (or at
+    once when the restart time is 0) those of the families in ``long_lived`` stay as
+    long-lived stale routes for that many seconds more (RFC 9494)."""
 
     families: frozenset[Family]
     restart_time: int
     reason: str
+    long_lived: dict[Family, int]
+
+
+def long_lived_families(neg: Negotiated) -> dict[Family, int]:
+    """Families whose routes may be kept long-lived stale (RFC 9494): listed in the peer's
+    LLGR capability with a stale time, negotiated, and we announced LLGR too."""
+    theirs = neg.peer_open.long_lived_gr()
+    if not theirs or neg.local_open.long_lived_gr() is None:
+        return {}
+    return {f: stale for f, _, stale in theirs if stale and f in neg.families}
 
 
 def ours(neg: Negotiated) -> GracefulRestart | None:
@@ -34,35 +46,42 @@ def on_session_loss(
     if neg is None:
         return "the session was not established"
     theirs = neg.graceful_restart
-    if theirs is None:
+    long_lived = long_lived_families(neg)
+    if theirs is None and not long_lived:
         return "the peer did not announce graceful restart"
     if ours(neg) is None:
         return "graceful restart is off for this neighbor"
     note = sent or received
     if note is not None:
         local = ours(neg)
-        both_n = theirs.notification and local is not None and local.notification
+        both_n = theirs is not None and theirs.notification and local is not None and local.notification
         if not both_n:
             return f"NOTIFICATION {note.code}/{note.subcode} without the N bit negotiated (RFC 8538)"
         if note.code == CEASE and note.subcode == CEASE_HARD_RESET:
             return "Hard Reset (RFC 8538)"
-    if theirs.restart_time == 0:
-        return "the peer's restart time is 0"
-    families = frozenset(f for f, _ in theirs.families if f in neg.families)
-    if not families:
+    restart_time = theirs.restart_time if theirs is not None else 0
+    families = frozenset(f for f, _ in theirs.families if f in neg.families) if theirs is not None else frozenset()
+    if not restart_time or not families:
+        if long_lived:  # RFC 9494 4.2: straight to long-lived stale
+            return Retention(frozenset(long_lived), 0, "session lost; long-lived graceful restart", long_lived)
+        if theirs is not None and not restart_time:
+            return "the peer's restart time is 0"
         return "the peer listed no negotiated family in its graceful restart capability"
     how = "NOTIFICATION with N (RFC 8538)" if note is not None else "session lost"
-    return Retention(families, theirs.restart_time, how)
+    return Retention(families | frozenset(long_lived), restart_time, how, long_lived)
 
 
 def on_reestablished(neg: Negotiated, retained: frozenset[Family]) -> tuple[frozenset[Family], dict[Family, str]]:
     """RFC 4724 4.2 on the new session: the retained families whose stale routes stay until
     End-of-RIB, and for the others why they go at once."""
     theirs = neg.graceful_restart
+    ll = {f: flags for f, flags, _ in (neg.peer_open.long_lived_gr() or ())}
     keep: set[Family] = set()
     flush: dict[Family, str] = {}
     for fam in retained:
-        if theirs is None:
+        if ll.get(fam, 0) & 0x80 and fam in neg.families:
+            keep.add(fam)  # RFC 9494: the LLGR capability's F bit keeps them too
+        elif theirs is None:
             flush[fam] = "the peer came back without graceful restart"
         elif fam not in neg.families:
             flush[fam] = "the family was not negotiated again"

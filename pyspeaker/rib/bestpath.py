@@ -2,6 +2,7 @@
 
 Each step keeps only the candidates that are best by one criterion, in the RFC's order:
 
+0. (RFC 9494) a route that is not long-lived stale;
 1. highest LOCAL_PREF;
 2. shortest AS_PATH (an AS_SET counts 1, confederation segments 0);
 3. lowest ORIGIN (IGP < EGP < INCOMPLETE);
@@ -24,6 +25,7 @@ from collections.abc import Sequence
 from .path import Kind, Path
 
 REASONS = (
+    "not long-lived stale",
     "only route",
     "local preference",
     "AS path length",
@@ -45,25 +47,31 @@ def best(candidates: Sequence[Path], always_compare_med: bool = False) -> Path:
 def best_with_reason(candidates: Sequence[Path], always_compare_med: bool = False) -> tuple[Path, str]:
     """The best route and the step that decided it (for people: ``pyspeaker rib``)."""
     if len(candidates) == 1:
-        return candidates[0], REASONS[0]
+        return candidates[0], REASONS[1]
     c = list(candidates)
+    if any(p.llgr for p in c):  # RFC 9494 4.3: long-lived stale routes are the least preferred
+        fresh = [p for p in c if not p.llgr]
+        if fresh:
+            c = fresh
+            if len(c) == 1:
+                return c[0], REASONS[0]
     top = max(p.local_pref for p in c)
     c = [p for p in c if p.local_pref == top]
     if len(c) == 1:
-        return c[0], REASONS[1]
+        return c[0], REASONS[2]
     local = [p for p in c if p.source.kind is Kind.LOCAL]
     if local:
         c = local
         if len(c) == 1:
-            return c[0], REASONS[9]
+            return c[0], REASONS[10]
     low = min(p.as_path_len for p in c)
     c = [p for p in c if p.as_path_len == low]
     if len(c) == 1:
-        return c[0], REASONS[2]
+        return c[0], REASONS[3]
     low = min(p.origin for p in c)
     c = [p for p in c if p.origin == low]
     if len(c) == 1:
-        return c[0], REASONS[3]
+        return c[0], REASONS[4]
     if always_compare_med:
         low = min(p.med for p in c)
         c = [p for p in c if p.med == low]
@@ -76,18 +84,18 @@ def best_with_reason(candidates: Sequence[Path], always_compare_med: bool = Fals
                 lowest[p.neighbor_as] = p.med
         c = [p for p in c if p.med == lowest[p.neighbor_as]]
     if len(c) == 1:
-        return c[0], REASONS[4]
+        return c[0], REASONS[5]
     ebgp = [p for p in c if p.source.kind is Kind.EBGP]
     if ebgp and len(ebgp) < len(c):
         c = ebgp
         if len(c) == 1:
-            return c[0], REASONS[5]
+            return c[0], REASONS[6]
     low = min(p.router_id for p in c)
     c = [p for p in c if p.router_id == low]
     if len(c) == 1:
-        return c[0], REASONS[6]
+        return c[0], REASONS[7]
     low = min(p.cluster_len for p in c)
     c = [p for p in c if p.cluster_len == low]
     if len(c) == 1:
-        return c[0], REASONS[7]
-    return min(c, key=lambda p: p.source.sort_key), REASONS[8]
+        return c[0], REASONS[8]
+    return min(c, key=lambda p: p.source.sort_key), REASONS[9]

@@ -16,6 +16,7 @@ from typing import Any
 from ..wire.attrs import AttrSet
 
 DEFAULT_LOCAL_PREF = 100
+LLGR_STALE = 0xFFFF0006
 
 
 class Kind(enum.IntEnum):
@@ -123,6 +124,7 @@ class Path:
         "exported",
         "group",
         "group_bucket",
+        "llgr",
         "local_pref",
         "loop",
         "med",
@@ -155,6 +157,9 @@ class Path:
         self.group_bucket: Any = None
         self.exported: dict[Any, Any] | None = None
         self.loop: str | None = None  # why it is a loop ("" if it is not), once checked
+        # a long-lived stale route (RFC 9494): least preferred, sent to LLGR peers only; a
+        # route that arrives with the LLGR_STALE community is one too (RFC 9494 4.3)
+        self.llgr = b"\xff\xff\x00\x06" in attrs.raw and LLGR_STALE in attrs.communities
 
     @property
     def ebgp(self) -> bool:

@@ -62,6 +62,7 @@ def peer_settings(config: Config, n: NeighborConfig, restarting: bool = False) -
         idle_hold_max=n.connect_retry_max,
         extended_nexthop=((IPV4_UNICAST, AFI_IPV6),) if n.extended_nexthop and IPV4_UNICAST in n.families else (),
         graceful_restart=gr_capability(config, n, restarting),
+        long_lived_gr=wopen.long_lived_gr([]) if n.graceful_restart else None,  # LLGR aware (RFC 9494)
     )
 
 
@@ -118,6 +119,7 @@ class Speaker:
         self._deferral_timer: asyncio.TimerHandle | None = None
         self._gr_peers: dict[str, frozenset[Family]] = {}  # peer -> families in its GR capability
         self._last_down: dict[str, str] = {}  # peer -> why its last session ended
+        self._retentions: dict[str, gr_helper.Retention] = {}  # peers away, what was negotiated
         self.listeners: list[Listener] = []
         self._queues: list[asyncio.Queue[tuple[str, ft.Event]]] = []
         self._stopped = asyncio.Event()
@@ -261,6 +263,7 @@ class Speaker:
             nh6=nh6,
             extended_nexthop_v4=IPV4_UNICAST in neg.extended_nexthop,
             max_len=neg.context().max_message_len,
+            llgr=neg.peer_open.long_lived_gr() is not None,
         )
 
     def _session_up(self, runner: PeerRunner, neg: ft.Negotiated) -> None:
@@ -284,6 +287,7 @@ class Speaker:
         retained = self.router.retained.get(runner.address)
         if retained is not None:
             self._cancel_gr_timer(runner.address, None)
+            self._retentions.pop(runner.address, None)
             keep, flush = gr_helper.on_reestablished(neg, frozenset(f for f, d in retained.stale.items() if d))
             for fam, why in flush.items():
                 log.info("%s: back; its %d stale %s routes go: %s", runner.address, retained.stale_count(fam), fam, why)
@@ -321,9 +325,13 @@ class Speaker:
                     decision.restart_time,
                 )
                 self._cancel_gr_timer(runner.address, None)
-                self._gr_timers[(runner.address, None)] = asyncio.get_running_loop().call_later(
-                    decision.restart_time, self._restart_expired, runner.address
-                )
+                self._retentions[runner.address] = decision
+                if decision.restart_time:
+                    self._gr_timers[(runner.address, None)] = asyncio.get_running_loop().call_later(
+                        decision.restart_time, self._restart_expired, runner.address
+                    )
+                else:
+                    self._restart_expired(runner.address)
                 self._schedule_flush()
                 return
         elif event.was_established and event.negotiated is not None and event.negotiated.graceful_restart is not None:
@@ -401,9 +409,40 @@ class Speaker:
 
     def _restart_expired(self, address: str) -> None:
         self._gr_timers.pop((address, None), None)
+        decision = self._retentions.pop(address, None)
+        if decision is not None and decision.long_lived:
+            kept = self.router.to_long_lived(address, decision.long_lived)
+            loop = asyncio.get_running_loop()
+            for fam, count in kept.items():
+                log.warning(
+                    "%s: not back within its restart time: %d %s routes long-lived stale for %d s (RFC 9494)",
+                    address,
+                    count,
+                    fam,
+                    decision.long_lived[fam],
+                )
+                self._gr_timers[(address, fam)] = loop.call_later(
+                    decision.long_lived[fam], self._long_lived_expired, address, fam
+                )
+            self._gr_timers[(address, None)] = loop.call_later(
+                max(decision.long_lived.values()) + 1, self._forget_retained, address
+            )
+            self._schedule_flush()
+            return
         n = self.router.drop_retained(address)
         log.warning("%s: did not come back within its restart time: %d stale routes withdrawn", address, n)
         self._schedule_flush()
+
+    def _long_lived_expired(self, address: str, fam: Family) -> None:
+        self._gr_timers.pop((address, fam), None)
+        n = self.router.sweep(address, fam)
+        log.warning("%s: long-lived stale time for %s over: %d routes withdrawn", address, fam, n)
+        self._schedule_flush()
+
+    def _forget_retained(self, address: str) -> None:
+        self._gr_timers.pop((address, None), None)
+        if self.router.drop_retained(address):
+            self._schedule_flush()
 
     def _stale_expired(self, address: str, fam: Family) -> None:
         self._gr_timers.pop((address, fam), None)

@@ -314,6 +314,20 @@ class Open:
                 out.append(family((cap.raw[0] << 8) | cap.raw[1], cap.raw[3]))
         return out
 
+    def long_lived_gr(self) -> tuple[tuple[Family, int, int], ...] | None:
+        """RFC 9494: (family, flags octet, long-lived stale time) per family; () for the
+        empty capability ("LLGR aware"); None without the capability."""
+        caps = self.find(c.CAP_LONG_LIVED_GR)
+        if not caps:
+            return None
+        raw = caps[-1].raw
+        if len(raw) % 7:
+            return None
+        return tuple(
+            (family((raw[i] << 8) | raw[i + 1], raw[i + 2]), raw[i + 3], int.from_bytes(raw[i + 4 : i + 7], "big"))
+            for i in range(0, len(raw), 7)
+        )
+
     def graceful_restart(self) -> GracefulRestart | None:
         caps = self.find(c.CAP_GRACEFUL_RESTART)
         if not caps:
