@@ -161,12 +161,12 @@ _NEIGHBOR_KEYS = (
     "address, remote_as, families, description, port, passive, hold_time, keepalive_time, connect_retry, "
     "connect_retry_max, delay_open, password, ttl_security, local_address, max_prefixes, enabled, "
     "rr_client, next_hop_self, next_hop_v4, next_hop_v6, import, export, extended_nexthop, graceful_restart, "
-    "restart_time, stale_time, gr_flags"
+    "restart_time, stale_time, gr_flags, long_lived_stale_time"
 )
 _RANGE_KEYS = (
     "prefix, limit, remote_as, families, description, hold_time, keepalive_time, delay_open, password, "
     "ttl_security, max_prefixes, rr_client, next_hop_self, next_hop_v4, next_hop_v6, import, export, "
-    "extended_nexthop, graceful_restart, restart_time, stale_time, gr_flags"
+    "extended_nexthop, graceful_restart, restart_time, stale_time, gr_flags, long_lived_stale_time"
 )
 
 
@@ -352,6 +352,9 @@ def _neighbor(
         restart_time=r.take(table, prefix, "restart_time", _int_range(0, 4095, "a restart time (12 bits)"), 120),
         stale_time=r.take(table, prefix, "stale_time", _seconds(1, 86400), 360.0),
         gr_flags=gr_flags,
+        long_lived_stale_time=r.take(
+            table, prefix, "long_lived_stale_time", _int_range(0, 0xFFFFFF, "a long-lived stale time (24 bits)"), 0
+        ),
         dynamic=range_address is not None,
     )
     if result.next_hop_v4 is not None and result.next_hop_v4.version != 4:

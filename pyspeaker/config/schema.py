@@ -41,6 +41,7 @@ class NeighborConfig:
     restart_time: int = 120  # the restart time we announce
     stale_time: float = 360.0  # after the peer is back, how long its stale routes may wait for End-of-RIB
     gr_flags: dict[Family, int] = field(default_factory=dict)  # per-family flags after our restart (default F)
+    long_lived_stale_time: int = 0  # RFC 9494: announce LLGR for our families with this stale time (0: aware only)
     dynamic: bool = False  # made from a listen range when the peer connected
 
 

@@ -47,6 +47,19 @@ def gr_capability(config: Config, n: NeighborConfig, restarting: bool = False) -
     return restart_capability(n.restart_time, n.families, restarting, n.gr_flags)
 
 
+def llgr_capability(config: Config, n: NeighborConfig, restarting: bool = False) -> wopen.Capability | None:
+    """RFC 9494: empty ("aware": we understand LLGR_STALE) unless a long-lived stale time is
+    configured, then our families with it (F after a graceful restart, as for GR)."""
+    if not n.graceful_restart:
+        return None
+    if not n.long_lived_stale_time or config.global_.state_file is None:
+        return wopen.long_lived_gr([])
+    flags = 0x80 if restarting else 0x00
+    return wopen.long_lived_gr(
+        [(f, n.gr_flags.get(f, flags) if restarting else 0, n.long_lived_stale_time) for f in n.families]
+    )
+
+
 def peer_settings(config: Config, n: NeighborConfig, restarting: bool = False) -> ft.PeerSettings:
     return ft.PeerSettings(
         local_as=config.global_.asn,
@@ -62,7 +75,7 @@ def peer_settings(config: Config, n: NeighborConfig, restarting: bool = False) -
         idle_hold_max=n.connect_retry_max,
         extended_nexthop=((IPV4_UNICAST, AFI_IPV6),) if n.extended_nexthop and IPV4_UNICAST in n.families else (),
         graceful_restart=gr_capability(config, n, restarting),
-        long_lived_gr=wopen.long_lived_gr([]) if n.graceful_restart else None,  # LLGR aware (RFC 9494)
+        long_lived_gr=llgr_capability(config, n, restarting),
     )
 
 

@@ -144,3 +144,19 @@ async def test_the_deferral_timer_ends_the_wait(tmp_path: Path) -> None:
     finally:
         q2.crash()
         await rr.stop()
+
+
+def test_long_lived_capability_bytes(tmp_path: Path) -> None:
+    from pyspeaker.runtime.speaker import llgr_capability
+
+    config = parse(
+        RR.format(state=tmp_path / "s", deferral=30).replace(
+            "rr_client = true", "rr_client = true\nlong_lived_stale_time = 3600"
+        ),
+        "rr.toml",
+    )
+    n = config.listen_ranges[0].template
+    assert llgr_capability(config, n).raw == bytes.fromhex("00010100000e1000020100000e10")
+    assert llgr_capability(config, n, restarting=True).raw == bytes.fromhex("00010180000e1000020180000e10")
+    aware = parse(RR.format(state=tmp_path / "s", deferral=30), "rr.toml")
+    assert llgr_capability(aware, aware.listen_ranges[0].template).raw == b""  # LLGR aware only
