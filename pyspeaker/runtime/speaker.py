@@ -14,8 +14,6 @@ from typing import Any
 from ..config import Config, NeighborConfig
 from ..export.view import ExportView, address_bytes
 from ..fsm import types as ft
-from ..gr import helper as gr_helper
-from ..gr import restarting
 from ..gr.restarting import capability as restart_capability
 from ..rib.path import Kind, Source
 from ..rib.policy import REJECT_ALL
@@ -23,10 +21,11 @@ from ..router import Router
 from ..wire import open as wopen
 from ..wire.attrs import AttrSet, Interner, build
 from ..wire.constants import REFRESH_BORR, REFRESH_EORR, REFRESH_NORMAL
-from ..wire.family import AFI_IPV6, IPV4_UNICAST, IPV6_UNICAST, Family
+from ..wire.family import AFI_IPV6, IPV4_UNICAST, IPV6_UNICAST
 from ..wire.notification import Notification
 from ..wire.prefix import from_network
 from ..wire.values import AsPath
+from .graceful import RestartControl
 from .listener import Listener
 from .peer import PeerRunner, Transport
 
@@ -79,18 +78,6 @@ def peer_settings(config: Config, n: NeighborConfig, restarting: bool = False) -
     )
 
 
-def _gr_view(gr: wopen.GracefulRestart | None) -> dict[str, Any] | None:
-    if gr is None:
-        return None
-    return {
-        "raw": gr.raw.hex(),
-        "restarting": gr.restarting,
-        "notification": gr.notification,
-        "restart_time": gr.restart_time,
-        "families": {f.name: {"flags": f"0x{flags:02x}", "forwarding": bool(flags & 0x80)} for f, flags in gr.families},
-    }
-
-
 def transport_for(n: NeighborConfig) -> Transport:
     return Transport(
         address=str(n.address),
@@ -127,12 +114,8 @@ class Speaker:
         self._range_sessions: dict[object, int] = {}  # listen range -> dynamic neighbors now
         self._range_of: dict[str, object] = {}
         self._flush_cost = 0.0
-        self._gr_timers: dict[tuple[str, object], asyncio.TimerHandle] = {}  # (peer, family or None)
-        self.restart_state: restarting.RestartState | None = None  # set while restarting gracefully
-        self._deferral_timer: asyncio.TimerHandle | None = None
-        self._gr_peers: dict[str, frozenset[Family]] = {}  # peer -> families in its GR capability
+        self.graceful = RestartControl(self)
         self._last_down: dict[str, str] = {}  # peer -> why its last session ended
-        self._retentions: dict[str, gr_helper.Retention] = {}  # peers away, what was negotiated
         self.listeners: list[Listener] = []
         self._queues: list[asyncio.Queue[tuple[str, ft.Event]]] = []
         self._stopped = asyncio.Event()
@@ -142,15 +125,7 @@ class Speaker:
         With a state file left by a graceful stop, this is a graceful restart: R set in the
         OPENs, route selection deferred until End-of-RIB from the peers (RFC 4724 4.1)."""
         g = self.config.global_
-        if g.state_file is not None:
-            state, why = restarting.load(g.state_file, time.time(), str(g.router_id))
-            log.info("graceful restart: %s", why)
-            if state is not None:
-                self.restart_state = state
-                self.router.deferring = True
-                self._deferral_timer = asyncio.get_running_loop().call_later(
-                    g.selection_deferral, self._end_deferral, "the selection deferral timer ran out"
-                )
+        self.graceful.load()
         for listen_address in g.listen:
             listener = Listener(str(listen_address), g.port, self._accept, g.listen_backlog)
             listener.open()
@@ -178,6 +153,9 @@ class Speaker:
     def port(self) -> int:
         """The port actually listened on (useful with port 0 in tests)."""
         return self.listeners[0].port if self.listeners else self.config.global_.port
+
+    def settings_for(self, n: NeighborConfig) -> ft.PeerSettings:
+        return peer_settings(self.config, n, self.router.deferring)
 
     def _runner(self, n: NeighborConfig) -> PeerRunner:
         runner = PeerRunner(peer_settings(self.config, n, self.router.deferring), transport_for(n), self._sink)
@@ -243,7 +221,7 @@ class Speaker:
         elif net.version == 6 or attrs.next_hop is None:
             raise ValueError(f"{prefix}: a next hop is needed")
         self.router.originate(fam, from_network(net), self.interner.intern(attrs), nh)
-        self._schedule_flush()
+        self.schedule_flush()
 
     def withdraw(self, prefix: str) -> bool:
         """Withdraw a prefix this speaker originated; False if it had not."""
@@ -251,7 +229,7 @@ class Speaker:
         fam = IPV4_UNICAST if net.version == 4 else IPV6_UNICAST
         done = self.router.withdraw_local(fam, from_network(net))
         if done:
-            self._schedule_flush()
+            self.schedule_flush()
         return done
 
     # -- the routing core ---------------------------------------------------------------------
@@ -296,93 +274,10 @@ class Speaker:
             imp = imp or REJECT_ALL
             exp = exp or REJECT_ALL
         source = Source(runner.address, neg.peer_as, neg.peer_id, view.kind)
-        keep: frozenset[Family] = frozenset()
-        retained = self.router.retained.get(runner.address)
-        if retained is not None:
-            self._cancel_gr_timer(runner.address, None)
-            self._retentions.pop(runner.address, None)
-            keep, flush = gr_helper.on_reestablished(neg, frozenset(f for f, d in retained.stale.items() if d))
-            for fam, why in flush.items():
-                log.info("%s: back; its %d stale %s routes go: %s", runner.address, retained.stale_count(fam), fam, why)
+        keep = self.graceful.keep_on_return(runner.address, neg)
         st = self.router.peer_up(runner, source, neg.families, view, imp, exp, keep_stale=keep)
         st.enhanced_refresh = neg.enhanced_route_refresh
-        gr = neg.graceful_restart
-        self._gr_peers[runner.address] = frozenset(f for f, _ in gr.families) & neg.families if gr else frozenset()
-        loop = asyncio.get_running_loop()
-        for fam in keep:
-            log.info(
-                "%s: back; %d stale %s routes kept until End-of-RIB (at most %.0f s)",
-                runner.address,
-                st.stale_count(fam),
-                fam,
-                n.stale_time,
-            )
-            self._gr_timers[(runner.address, fam)] = loop.call_later(
-                n.stale_time, self._stale_expired, runner.address, fam
-            )
-        if retained is not None:
-            self._schedule_flush()
-
-    def _session_lost(self, runner: PeerRunner, event: ft.SessionDown) -> None:
-        """RFC 4724 4.2: keep a graceful-restart peer's routes, stale, for its restart time."""
-        decision = gr_helper.on_session_loss(event.negotiated, event.sent, event.received)
-        if isinstance(decision, gr_helper.Retention):
-            st = self.router.peer_lost(runner, decision.families)
-            if st is not None:
-                counts = ", ".join(f"{st.stale_count(f)} {f}" for f in sorted(decision.families))
-                log.info(
-                    "%s: %s; graceful restart: keeping its routes stale (%s) for up to %d s",
-                    runner.address,
-                    decision.reason,
-                    counts,
-                    decision.restart_time,
-                )
-                self._cancel_gr_timer(runner.address, None)
-                self._retentions[runner.address] = decision
-                if decision.restart_time:
-                    self._gr_timers[(runner.address, None)] = asyncio.get_running_loop().call_later(
-                        decision.restart_time, self._restart_expired, runner.address
-                    )
-                else:
-                    self._restart_expired(runner.address)
-                self._schedule_flush()
-                return
-        elif event.was_established and event.negotiated is not None and event.negotiated.graceful_restart is not None:
-            log.info("%s: routes withdrawn: %s", runner.address, decision)
-        if self.router.peer_down(runner) is not None:
-            self._schedule_flush()
-
-    # -- our own graceful restart (RFC 4724 4.1) ------------------------------------------
-    def _check_deferral(self) -> None:
-        """Route selection stays deferred until every peer of the last run (and every peer
-        up now) that announced graceful restart has sent End-of-RIB for its families."""
-        state = self.restart_state
-        if state is None or not self.router.deferring:
-            return
-        for address in {*state.peers, *self._gr_peers}:
-            st = self.router.peer(address)
-            if st is None:
-                if address in state.peers:
-                    return  # not back yet
-                continue
-            wanted = self._gr_peers.get(address, frozenset())
-            if not wanted <= st.eor_received:
-                return
-        self._end_deferral("End-of-RIB from every graceful-restart peer")
-
-    def _end_deferral(self, why: str) -> None:
-        if not self.router.deferring:
-            return
-        if self._deferral_timer is not None:
-            self._deferral_timer.cancel()
-            self._deferral_timer = None
-        self.router.deferring = False
-        log.info("graceful restart: route selection done (%s); sending the tables, then End-of-RIB", why)
-        self.router.end_deferral()
-        for address, runner in self.peers.items():  # sessions from now on are not restarts
-            n = self.neighbor_config.get(address)
-            if n is not None:
-                runner.update_settings(peer_settings(self.config, n))
+        self.graceful.returned(runner.address, n, neg, st, keep)
 
     async def graceful_stop(self) -> None:
         """Stop so that peers keep our routes (RFC 4724): write the state file, then close
@@ -391,17 +286,10 @@ class Speaker:
         g = self.config.global_
         if g.state_file is None:
             raise RuntimeError("graceful restart needs global.state_file in the configuration")
-        peers = {st.address: [f.name for f in sorted(st.families)] for st in self.router.peers.values()}
-        times = [n.restart_time for n in (*self.config.neighbors, *(r.template for r in self.config.listen_ranges))]
-        state = restarting.RestartState(time.time(), max(times, default=120), str(g.router_id), peers)
-        restarting.save(g.state_file, state)
-        log.info("graceful stop: state of %d sessions written to %s", len(peers), g.state_file)
+        count = self.graceful.save()
+        log.info("graceful stop: state of %d sessions written to %s", count, g.state_file)
         self._stopping = True
-        for handle in self._gr_timers.values():
-            handle.cancel()
-        self._gr_timers.clear()
-        if self._deferral_timer is not None:
-            self._deferral_timer.cancel()
+        self.graceful.cancel_all()
         for runner in list(self.peers.values()):
             if g.graceful_stop == "notification":
                 runner.stop(Notification.shutdown("graceful restart"))
@@ -412,59 +300,7 @@ class Speaker:
             await listener.close()
         self._stopped.set()
 
-    def _cancel_gr_timer(self, address: str, family: object) -> None:
-        handle = self._gr_timers.pop((address, family), None)
-        if handle is not None:
-            handle.cancel()
-        if family is None:  # the restart is over one way or the other: so are its stale timers
-            for key in [k for k in self._gr_timers if k[0] == address]:
-                self._gr_timers.pop(key).cancel()
-
-    def _restart_expired(self, address: str) -> None:
-        self._gr_timers.pop((address, None), None)
-        decision = self._retentions.pop(address, None)
-        if decision is not None and decision.long_lived:
-            kept = self.router.to_long_lived(address, decision.long_lived)
-            loop = asyncio.get_running_loop()
-            for fam, count in kept.items():
-                log.warning(
-                    "%s: not back within its restart time: %d %s routes long-lived stale for %d s (RFC 9494)",
-                    address,
-                    count,
-                    fam,
-                    decision.long_lived[fam],
-                )
-                self._gr_timers[(address, fam)] = loop.call_later(
-                    decision.long_lived[fam], self._long_lived_expired, address, fam
-                )
-            self._gr_timers[(address, None)] = loop.call_later(
-                max(decision.long_lived.values()) + 1, self._forget_retained, address
-            )
-            self._schedule_flush()
-            return
-        n = self.router.drop_retained(address)
-        log.warning("%s: did not come back within its restart time: %d stale routes withdrawn", address, n)
-        self._schedule_flush()
-
-    def _long_lived_expired(self, address: str, fam: Family) -> None:
-        self._gr_timers.pop((address, fam), None)
-        n = self.router.sweep(address, fam)
-        log.warning("%s: long-lived stale time for %s over: %d routes withdrawn", address, fam, n)
-        self._schedule_flush()
-
-    def _forget_retained(self, address: str) -> None:
-        self._gr_timers.pop((address, None), None)
-        if self.router.drop_retained(address):
-            self._schedule_flush()
-
-    def _stale_expired(self, address: str, fam: Family) -> None:
-        self._gr_timers.pop((address, fam), None)
-        n = self.router.sweep(address, fam)
-        if n:
-            log.warning("%s: no End-of-RIB for %s in time: %d stale routes withdrawn", address, fam, n)
-            self._schedule_flush()
-
-    def _schedule_flush(self) -> None:
+    def schedule_flush(self) -> None:
         """Flush after the UPDATEs already received are filed. When flushes are costly (many
         peers), the next one waits as long as the last one took: changes then batch up in
         proportion to the load, and every peer gets fewer, larger writes."""
@@ -487,15 +323,15 @@ class Speaker:
             return
         if isinstance(event, ft.UpdateReceived):
             self.router.receive(runner, event.update)
-            self._schedule_flush()
+            self.schedule_flush()
             if self.router.deferring and event.update.end_of_rib is not None:
-                self._check_deferral()
+                self.graceful.check_deferral()
         elif isinstance(event, ft.SessionUp):
             self._session_up(runner, event.negotiated)
         elif isinstance(event, ft.SessionDown):
             self._last_down[runner.address] = event.reason
             if event.was_established:
-                self._session_lost(runner, event)
+                self.graceful.session_lost(runner, event)
         elif isinstance(event, ft.RouteRefreshReceived):
             subtype, fam = event.refresh.subtype, event.refresh.family
             if subtype == REFRESH_NORMAL:
@@ -506,7 +342,7 @@ class Speaker:
                 gone = self.router.end_of_refresh(runner, fam)
                 if gone:
                     log.info("%s: %d %s routes not refreshed before EoRR: withdrawn", runner.address, gone, fam)
-                    self._schedule_flush()
+                    self.schedule_flush()
         elif isinstance(event, ft.StateChanged) and runner.dynamic and event.new is ft.State.IDLE:
             asyncio.get_running_loop().call_soon(self._forget, runner)
 
@@ -528,7 +364,6 @@ class Speaker:
         n = self.neighbor_config.get(address)
         if runner is None and st is None:
             raise KeyError(address)
-        loop = asyncio.get_running_loop()
         neg = runner.session.negotiated if runner is not None else None
         out: dict[str, Any] = {
             "address": address,
@@ -548,21 +383,7 @@ class Speaker:
                     "stale": st.stale_count(fam),
                 }
         out["prefixes"] = prefixes
-        gr: dict[str, Any] = {}
-        if neg is not None:
-            mine = neg.local_open.graceful_restart()
-            theirs = neg.graceful_restart
-            gr["sent"] = _gr_view(mine)
-            gr["received"] = _gr_view(theirs)
-        gr["restart_in_progress"] = address in self.router.retained
-        timers = {}
-        for (addr, which), handle in self._gr_timers.items():
-            if addr == address:
-                name = "restart" if which is None else f"stale {which}"
-                timers[name] = round(max(0.0, handle.when() - loop.time()), 1)
-        gr["timers"] = timers
-        if st is not None:
-            gr["end_of_rib_received"] = sorted(f.name for f in st.eor_received)
+        gr = self.graceful.view(address, neg)
         out["graceful_restart"] = gr
         return out
 
@@ -591,9 +412,7 @@ class Speaker:
         """Close every session with Cease/Administrative Shutdown and the RFC 9003 text."""
         notification = Notification.shutdown(message)
         self._stopping = True
-        for handle in self._gr_timers.values():
-            handle.cancel()
-        self._gr_timers.clear()
+        self.graceful.cancel_all()
         for runner in list(self.peers.values()):
             runner.stop(notification)
         await asyncio.sleep(0)  # let the transports flush the NOTIFICATIONs

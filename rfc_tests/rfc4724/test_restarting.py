@@ -103,7 +103,7 @@ async def test_graceful_stop_and_restart_defers_until_end_of_rib(tmp_path: Path)
 
         rr = Speaker(parse(text, "rr.toml"))
         await rr.start()
-        assert rr.restart_state is not None and rr.router.deferring
+        assert rr.graceful.restart_state is not None and rr.router.deferring
         assert not (tmp_path / "state.msgpack").exists()
         q2 = RawPeer("127.0.1.2", "10.0.1.2")
         await q2.connect(rr.port, [GR])
