@@ -23,7 +23,8 @@ the injector sends the IPv4 announcements of a corpus file (every prefix once) a
 ``table`` lasts until every receiver holds every prefix.
 
 Clients connect at most ``--concurrency`` at a time (a connect attempt holds its slot until
-the session is Established or fails), as nodes of a cluster arrive in practice.
+the reflector's OPEN shows it accepted the connection, or the attempt fails), as nodes of a
+cluster arrive in practice.
 """
 
 from __future__ import annotations
