@@ -139,9 +139,7 @@ class Pyspeaker(Reflector):
     def start(self) -> None:
         conf = self.rundir / "pyspeaker.toml"
         conf.write_text(self.config())
-        # -O: pyspeaker/runtime/peer.py asserts that its transport is an asyncio.Transport,
-        # which uvloop's (what `pyspeaker run` uses when installed) is not
-        argv = [sys.executable, "-O", "-m", "pyspeaker", "run", "--config", str(conf)]
+        argv = [sys.executable, "-m", "pyspeaker", "run", "--config", str(conf)]
         self.spawn(argv, "pyspeaker.log", cwd=REPO)
         log = self.rundir / "pyspeaker.log"
 
