@@ -104,6 +104,7 @@ class Group:
         self.by_source: dict[Source, list[Bucket]] = {}
         self.members: dict[Member, None] = {}
         self._table: bytes | None = None  # every bucket's UPDATEs, for peers that join
+        self._unencoded: set[Bucket] = set()  # buckets whose UPDATEs changed since last encoded
         self.unsendable = 0  # best paths this view cannot carry (e.g. no next hop of the family)
         # where apply() sends a member's bytes: None writes at once; the Router collects them
         # instead, so a peer in several groups (IPv4, IPv6) gets one write per flush
@@ -153,11 +154,13 @@ class Group:
     def _encode_stale(self) -> None:
         """Encode every bucket whose UPDATEs changed since they were last encoded: one pass
         over the Adj-RIB-Out finds their prefixes."""
-        if all(b.encoded is not None or not b.count for b in self.buckets.values()):
+        pending = self._unencoded
+        if not any(b.count for b in pending):
             return
+        self._unencoded = {b for b in pending if not b.count}  # empty ones wait until they fill again
         lists: dict[Bucket, list[bytes]] = {}
         for prefix, b in self.where.items():
-            if b.encoded is None:
+            if b in pending:
                 lst = lists.get(b)
                 if lst is None:
                     lists[b] = [prefix]
@@ -170,6 +173,7 @@ class Group:
         """Forget the buckets of a source that is gone (its routes are already withdrawn)."""
         for b in self.by_source.pop(source, ()):
             self.buckets.pop((b.out, source), None)
+            self._unencoded.discard(b)
         self._table = None
 
     # -- the export decision ----------------------------------------------------------------
@@ -210,6 +214,7 @@ class Group:
                 bucket = self.buckets.get(bk)
                 if bucket is None:
                     bucket = self.buckets[bk] = Bucket(out, path.source)
+                    self._unencoded.add(bucket)
                     self.by_source.setdefault(path.source, []).append(bucket)
         if path.group is None and key is self:  # the common case gets the path's own slots
             path.group = key
@@ -236,6 +241,7 @@ class Group:
         withdraw: dict[Source | None, list[bytes]] = {}
         only: dict[Source, list[bytes]] = {}
         touched: list[bytes] = []
+        unencoded = self._unencoded
         no_policy = self.policy is None
         path_class = Path
         last_best: Path | None = None
@@ -261,14 +267,18 @@ class Group:
             touched.append(prefix)
             if old is not None:
                 old.count -= 1
-                old.encoded = None
+                if old.encoded is not None:
+                    old.encoded = None
+                    unencoded.add(old)
             if new is None:
                 del where[prefix]
                 withdraw.setdefault(old.source if old is not None else None, []).append(prefix)
                 continue
             where[prefix] = new
             new.count += 1
-            new.encoded = None
+            if new.encoded is not None:
+                new.encoded = None
+                unencoded.add(new)
             if new is last_bucket and last_list:
                 last_list.append(prefix)
             else:

@@ -255,3 +255,30 @@ def test_attribute_discard_keeps_the_route_without_the_attribute() -> None:
     assert b.prefixes() == {"10.1.0.0/26"}
     assert b.attrs("10.1.0.0/26").aggregator is None
     assert ip(str(b.attrs("10.1.0.0/26").originator_id)) == ip("10.0.0.1")
+
+
+def test_peers_that_join_after_churn_get_the_current_table() -> None:
+    lab = Lab()
+    lab.peer("10.0.0.1")
+    lab.send("10.0.0.1", announce4("10.1.0.0/26", "10.0.0.1"))
+    assert lab.peer("10.0.1.1").prefixes() == {"10.1.0.0/26"}
+    lab.send("10.0.0.1", withdraw4("10.1.0.0/26"))
+    assert lab.peer("10.0.1.2").prefixes() == set()
+    lab.send("10.0.0.1", announce4("10.1.0.0/26", "10.0.0.1"))  # the same route again
+    assert lab.peer("10.0.1.3").prefixes() == {"10.1.0.0/26"}
+    lab.send("10.0.0.1", announce4("10.1.1.0/26", "10.0.0.1"))
+    assert lab.peer("10.0.1.4").prefixes() == {"10.1.0.0/26", "10.1.1.0/26"}
+
+
+def test_a_bucket_emptied_and_filled_again_between_joins_is_sent() -> None:
+    lab = Lab()
+    lab.peer("10.0.0.1")
+    other = IBGP + next_hop("10.0.0.1") + attr(0xC0, 8, b"\xfd\xe8\x00\x01")  # another attribute set
+    lab.send("10.0.0.1", announce4("10.1.0.0/26", "10.0.0.1"))
+    lab.send("10.0.0.1", update(attrs=other, nlri=pfx("10.2.0.0/26")))
+    lab.peer("10.0.1.1")  # both buckets encoded
+    lab.send("10.0.0.1", withdraw4("10.1.0.0/26"))  # first bucket empty
+    lab.send("10.0.0.1", update(attrs=other, nlri=pfx("10.3.0.0/26")))  # second one changed
+    assert lab.peer("10.0.1.2").prefixes() == {"10.2.0.0/26", "10.3.0.0/26"}
+    lab.send("10.0.0.1", announce4("10.1.0.0/26", "10.0.0.1"))  # first bucket filled again
+    assert lab.peer("10.0.1.3").prefixes() == {"10.1.0.0/26", "10.2.0.0/26", "10.3.0.0/26"}
