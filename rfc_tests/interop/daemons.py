@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .netns import Link, Netns, arun, poll_sync
+from .netns import Link, Netns, arun, poll, poll_sync
 
 BIRD16_DIR = Path(os.environ.get("PYSPEAKER_BIRD16_DIR", "/opt/pyspeaker-interop/bird16"))
 
@@ -54,6 +54,19 @@ class Options:
     # the other links resolve (iBGP routes reflected from other daemons keep their next hop):
     # static routes in BIRD, kernel routes for zebra; GoBGP does not check next hops
     lab_routes: bool = False
+    # more prefixes originated beside prefix4 / prefix6 (same attributes)
+    more4: tuple[str, ...] = ()
+    more6: tuple[str, ...] = ()
+    # graceful restart (RFC 4724) on the daemon's side: off means each daemon's default
+    graceful_restart: bool = False
+    restart_time: int = 120
+    gr_families: tuple[int, ...] = (1, 2)  # GoBGP: the AFIs with mp-graceful-restart (listed in the capability)
+    gr_notification: bool = False  # GoBGP: notification-enabled (RFC 8538 N bit); FRR always sets N
+    preserve_fw_state: bool = False  # FRR: `bgp graceful-restart preserve-fw-state` (per-AFI F bit 1)
+    hard_admin_reset: bool = True  # FRR: `bgp hard-administrative-reset` (its default) or `no ...`
+
+    def originated(self, afi: int) -> tuple[str, ...]:
+        return (self.prefix6, *self.more6) if afi == 2 else (self.prefix4, *self.more4)
 
 
 LAB_NET4 = "10.77.0.0/16"
@@ -110,7 +123,8 @@ class Daemon:
 
     def log_path(self, name: str) -> Path:
         p = self.rundir / f"{name}.log"
-        self.logs.append(p)
+        if p not in self.logs:  # a restarted process appends to its predecessor's log
+            self.logs.append(p)
         return p
 
     def log_text(self) -> str:
@@ -137,6 +151,33 @@ class Daemon:
         self.ns.close()
         shutil.rmtree(self.rundir, ignore_errors=True)
 
+    # -- graceful restart: the BGP process goes away and comes back ------------------------------
+    def kill_process(self, proc: subprocess.Popen[bytes] | None) -> None:
+        """SIGKILL one of our processes (no NOTIFICATION: the kernel closes its connections)
+        and forget it, so check_alive() does not count it as a failure."""
+        if proc is None:
+            return
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGCONT)
+            proc.kill()
+        proc.wait(timeout=5)
+        if proc in self.ns.procs:
+            self.ns.procs.remove(proc)
+
+    def crash(self) -> None:
+        """The BGP process dies without a NOTIFICATION."""
+        self.kill_process(self.main)
+        self.main = None
+
+    async def stop_for_restart(self) -> None:
+        """The daemon's own way to go down for a graceful restart (default: crash())."""
+        self.crash()
+
+    def restart(self, graceful: bool = True) -> None:
+        """Start the BGP process again (config rewritten from ``opts``): ``graceful`` in its
+        restarting mode (BIRD ``-R``, GoBGP ``-r``; FRR has none: every start is one)."""
+        raise NotImplementedError
+
     def check_alive(self) -> None:
         for proc in self.ns.procs:
             if proc.poll() is not None:
@@ -159,6 +200,11 @@ class Daemon:
 
     async def withdraw(self, afi: int) -> str:
         """Stop originating ``opts.prefix4`` (afi 1) or ``opts.prefix6`` (afi 2)."""
+        raise NotImplementedError
+
+    async def cli_command(self, *args: str) -> str:
+        """One command of the daemon's CLI (BIRD: birdc words; FRR: vtysh commands; GoBGP:
+        gobgp words); returns what it printed."""
         raise NotImplementedError
 
     def add_lab_routes(self) -> None:
@@ -251,12 +297,12 @@ class Bird2(Daemon):
         password = f'password "{o.password}";' if o.password else ""
         c, lg = DAEMON_COMMUNITY, DAEMON_LARGE
         attrs = f"bgp_community.add(({c[0]},{c[1]})); bgp_large_community.add(({lg[0]},{lg[1]},{lg[2]}));"
-        orig = (
-            f"protocol static orig4 {{ ipv4; route {o.prefix4} blackhole {{ {attrs} }}; }}\n"
-            f"protocol static orig6 {{ ipv6; route {o.prefix6} blackhole {{ {attrs} }}; }}\n"
-            if o.originate
-            else ""
-        )
+        orig = ""
+        if o.originate:
+            for afi, name in ((1, "ipv4"), (2, "ipv6")):
+                routes = " ".join(f"route {p} blackhole {{ {attrs} }};" for p in o.originated(afi))
+                orig += f"protocol static orig{4 if afi == 1 else 6} {{ {name}; {routes} }}\n"
+        gr = f"graceful restart on; graceful restart time {o.restart_time};" if o.graceful_restart else ""
         if o.lab_routes:  # iBGP next hops resolve recursively (gateway recursive) through these
             orig += (
                 f"protocol static lab4 {{ ipv4; route {LAB_NET4} via {link.our4}; }}\n"
@@ -278,6 +324,7 @@ class Bird2(Daemon):
               connect retry time 1; connect delay time 1; error wait time 1, 10;
               {"passive on;" if o.passive else ""}
               {password}
+              {gr}
               ipv4 {{ import all; export where proto ~ "orig*"; }};
               ipv6 {{ import all; export where proto ~ "orig*"; next hop address {link.their6}; }};
             }}
@@ -288,14 +335,31 @@ class Bird2(Daemon):
     def ctl(self) -> str:
         return str(self.rundir / "bird.ctl")
 
-    def start(self) -> None:
+    def start(self, graceful: bool = False) -> None:
         conf = self.rundir / "bird.conf"
         conf.write_text(self.config())
         self.main = self.ns.spawn(
-            [self.bird, "-f", "-c", str(conf), "-s", self.ctl, "-P", str(self.rundir / "bird.pid")],
+            [self.bird, "-f", "-c", str(conf), "-s", self.ctl, "-P", str(self.rundir / "bird.pid")]
+            + (["-R"] if graceful else []),
             self.log_path("bird"),
         )
         self._wait_ready(self.birdc, self.ctl)
+
+    async def stop_for_restart(self) -> None:
+        """`birdc graceful restart`: BIRD shuts down without telling its peers and exits."""
+        await self.cli("graceful", "restart")
+        proc = self.main
+        assert proc is not None
+
+        async def exited() -> tuple[bool, str]:
+            return proc.poll() is not None, self.log_tail(5)
+
+        await poll(exited, "BIRD exited after `birdc graceful restart`", 10, 0.05)
+        self.kill_process(proc)
+        self.main = None
+
+    def restart(self, graceful: bool = True) -> None:
+        self.start(graceful)
 
     def _wait_ready(self, birdc: str, ctl: str) -> None:
         def probe() -> tuple[bool, str]:
@@ -311,6 +375,9 @@ class Bird2(Daemon):
 
     async def protocol(self) -> str:
         return await self.cli("show", "protocols", "all", "p1")
+
+    async def cli_command(self, *args: str) -> str:
+        return await self.cli(*args)
 
     async def established(self) -> tuple[bool, str]:
         text = await self.protocol()
@@ -356,7 +423,7 @@ class Bird16(Daemon):
     def config(self, v6: bool) -> str:
         link, o = self.link, self.opts
         local, peer = (link.their6, link.our6) if v6 else (link.their4, link.our4)
-        prefix = o.prefix6 if v6 else o.prefix4
+        routes = " ".join(f"route {p} blackhole;" for p in o.originated(2 if v6 else 1))
         c, lg = DAEMON_COMMUNITY, DAEMON_LARGE
         password = f'password "{o.password}";' if o.password else ""
         orig = ""
@@ -365,12 +432,13 @@ class Bird16(Daemon):
             orig = textwrap.dedent(f"""\
                 protocol static orig {{
                   import filter {{ {attrs} accept; }};
-                  route {prefix} blackhole;
+                  {routes}
                 }}
                 """)
         if o.lab_routes:  # iBGP next hops resolve recursively through this
             net, via = (LAB_NET6, link.our6) if v6 else (LAB_NET4, link.our4)
             orig += f"protocol static lab {{ route {net} via {via}; }}\n"
+        gr = f"graceful restart on; graceful restart time {o.restart_time};" if o.graceful_restart else ""
         return (
             textwrap.dedent(f"""\
             log stderr all;
@@ -388,6 +456,7 @@ class Bird16(Daemon):
               connect retry time 1; connect delay time 1; error wait time 1, 10;
               {"passive on;" if o.passive else ""}
               {password}
+              {gr}
               import all; export where proto = "orig";
             }}
             """)
@@ -399,13 +468,16 @@ class Bird16(Daemon):
     def ctl(self, v6: bool) -> str:
         return str(self.rundir / ("bird6.ctl" if v6 else "bird.ctl"))
 
-    def start(self) -> None:
+    def start(self, graceful: bool = False, graceful6: bool | None = None) -> None:
+        """bird and bird6; ``graceful`` (``graceful6`` for bird6, default the same) adds -R."""
         for v6 in (False, True):
             name = "bird6" if v6 else "bird"
             conf = self.rundir / f"{name}.conf"
             conf.write_text(self.config(v6))
+            recovering = (graceful if graceful6 is None else graceful6) if v6 else graceful
             proc = self.ns.spawn(
-                [self._bin(name), "-f", "-c", str(conf), "-s", self.ctl(v6), "-P", str(self.rundir / f"{name}.pid")],
+                [self._bin(name), "-f", "-c", str(conf), "-s", self.ctl(v6), "-P", str(self.rundir / f"{name}.pid")]
+                + (["-R"] if recovering else []),
                 self.log_path(name),
             )
             if v6:
@@ -414,6 +486,15 @@ class Bird16(Daemon):
                 self.main = proc
         for v6 in (False, True):
             Bird2._wait_ready(self, self._bin("birdc6" if v6 else "birdc"), self.ctl(v6))  # type: ignore[arg-type]
+
+    def crash(self) -> None:
+        """SIGKILL bird and bird6 (1.6 has no `graceful restart` command)."""
+        super().crash()
+        self.kill_process(self.main6)
+        self.main6 = None
+
+    def restart(self, graceful: bool = True, graceful6: bool | None = None) -> None:
+        self.start(graceful, graceful6)
 
     def freeze(self) -> None:
         super().freeze()
@@ -507,6 +588,14 @@ class Frr(Daemon):
             " no bgp default ipv4-unicast",
             " no bgp network import-check",
             " timers bgp 3 9",
+        ]
+        if o.graceful_restart:
+            lines += [" bgp graceful-restart", f" bgp graceful-restart restart-time {o.restart_time}"]
+            if o.preserve_fw_state:
+                lines.append(" bgp graceful-restart preserve-fw-state")
+        if not o.hard_admin_reset:
+            lines.append(" no bgp hard-administrative-reset")
+        lines += [
             f" neighbor {nb} remote-as {o.peer_as}",
             f" neighbor {nb} timers connect 1",
         ]
@@ -516,11 +605,11 @@ class Frr(Daemon):
             lines.append(f" neighbor {nb} passive")
         lines += [" address-family ipv4 unicast", f"  neighbor {nb} activate"]
         if o.originate:
-            lines.append(f"  network {o.prefix4} route-map ORIG")
+            lines += [f"  network {p} route-map ORIG" for p in o.originated(1)]
         lines += [" exit-address-family", " address-family ipv6 unicast", f"  neighbor {nb} activate"]
         lines.append(f"  neighbor {nb} route-map NH6 out")
         if o.originate:
-            lines.append(f"  network {o.prefix6} route-map ORIG")
+            lines += [f"  network {p} route-map ORIG" for p in o.originated(2)]
         lines += [" exit-address-family", "!"]
         return "\n".join(lines) + "\n"
 
@@ -530,10 +619,7 @@ class Frr(Daemon):
         run = str(self.rundir)
         zconf = self.rundir / "zebra.conf"
         zconf.write_text("hostname zebra\nlog stdout informational\n")
-        conf = self.rundir / "bgpd.conf"
-        conf.write_text(self.config())
-        for p in (zconf, conf):
-            os.chmod(p, 0o644)
+        os.chmod(zconf, 0o644)
         zserv = str(self.rundir / "zserv.api")
         self.ns.spawn(
             [str(FRR_DIR / "zebra"), "-f", str(zconf), "-i", f"{run}/zebra.pid", "--vty_socket", run,
@@ -546,6 +632,19 @@ class Frr(Daemon):
             return os.path.exists(zserv), self.log_tail(10)
 
         poll_sync(zebra_up, "zebra's zserv.api socket")
+        self._start_bgpd()
+
+    def restart(self, graceful: bool = True) -> None:
+        """bgpd again (zebra kept running); FRR has no restarting mode to ask for: every
+        bgpd start sets R for 120 s, F comes from `preserve-fw-state`."""
+        self._start_bgpd()
+
+    def _start_bgpd(self) -> None:
+        run = str(self.rundir)
+        zserv = str(self.rundir / "zserv.api")
+        conf = self.rundir / "bgpd.conf"
+        conf.write_text(self.config())
+        os.chmod(conf, 0o644)
         self.main = self.ns.spawn(
             [str(FRR_DIR / "bgpd"), "-f", str(conf), "-i", f"{run}/bgpd.pid", "--vty_socket", run,
              "-n", "-S", "-u", "root", "-g", "root", "-P", "0", "-p", "179", "-z", zserv],
@@ -565,6 +664,9 @@ class Frr(Daemon):
     async def vtysh(self, *commands: str) -> str:
         _rc, out, err = await arun(*self._vtysh(*commands))
         return out + err
+
+    async def cli_command(self, *args: str) -> str:
+        return await self.vtysh(*args)
 
     async def vtysh_json(self, command: str) -> tuple[dict[str, Any], str]:
         text = await self.vtysh(command)
@@ -644,10 +746,26 @@ class Gobgp(Daemon):
     binaries = ("gobgpd", "gobgp")
     api = "127.0.0.1:50051"  # inside the daemon's own namespace: no clash between tests
 
-    def config(self) -> str:
+    def config(self, admin_down: bool = False) -> str:
         link, o = self.link, self.opts
         password = f'    auth-password = "{o.password}"\n' if o.password else ""
         passive = "    passive-mode = true\n" if o.passive else ""
+        down = "    admin-down = true\n" if admin_down else ""
+        gr = ""
+        if o.graceful_restart:
+            gr = f"  [neighbors.graceful-restart.config]\n    enabled = true\n    restart-time = {o.restart_time}\n"
+            if o.gr_notification:
+                gr += "    notification-enabled = true\n"
+
+        def afi_safi(afi: int) -> str:
+            text = f"""  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv{4 if afi == 1 else 6}-unicast"
+"""
+            if o.graceful_restart and afi in o.gr_families:
+                text += "    [neighbors.afi-safis.mp-graceful-restart.config]\n      enabled = true\n"
+            return text
+
         return f"""[global.config]
   as = {o.local_as}
   router-id = "{link.their4}"
@@ -658,26 +776,24 @@ class Gobgp(Daemon):
   [neighbors.config]
     neighbor-address = "{link.our4}"
     peer-as = {o.peer_as}
-{password}  [neighbors.transport.config]
+{password}{down}  [neighbors.transport.config]
     remote-port = 179
     local-address = "{link.their4}"
 {passive}  [neighbors.timers.config]
     connect-retry = 1
     hold-time = 9
     keepalive-interval = 3
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv4-unicast"
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv6-unicast"
-"""
+{gr}{afi_safi(1)}{afi_safi(2)}"""
 
-    def start(self) -> None:
+    def start(self, graceful: bool = False, hold_session: bool = False) -> None:
+        """gobgpd (``graceful``: with -r), then its routes through the API. ``hold_session``:
+        the neighbor starts admin-down and is enabled once the routes are in, so the session
+        cannot come up (and an End-of-RIB go out) before them."""
         conf = self.rundir / "gobgpd.toml"
-        conf.write_text(self.config())
+        conf.write_text(self.config(admin_down=hold_session))
         self.main = self.ns.spawn(
-            ["gobgpd", "-f", str(conf), "--api-hosts", self.api, "--pprof-disable", "-p", "-l", "debug"],
+            ["gobgpd", "-f", str(conf), "--api-hosts", self.api, "--pprof-disable", "-p", "-l", "debug"]
+            + (["-r"] if graceful else []),
             self.log_path("gobgpd"),
         )
 
@@ -691,8 +807,14 @@ class Gobgp(Daemon):
             c, lg = DAEMON_COMMUNITY, DAEMON_LARGE
             comm = ["community", f"{c[0]}:{c[1]}", "large-community", f"{lg[0]}:{lg[1]}:{lg[2]}"]
             o = self.opts
-            for fam, prefix, nh in (("ipv4", o.prefix4, self.link.their4), ("ipv6", o.prefix6, self.link.their6)):
-                self.ns.run(*self._gobgp("global", "rib", "add", "-a", fam, prefix, "nexthop", nh, *comm))
+            for afi, fam, nh in ((1, "ipv4", self.link.their4), (2, "ipv6", self.link.their6)):
+                for prefix in o.originated(afi):
+                    self.ns.run(*self._gobgp("global", "rib", "add", "-a", fam, prefix, "nexthop", nh, *comm))
+        if hold_session:
+            self.ns.run(*self._gobgp("neighbor", self.link.our4, "enable"))
+
+    def restart(self, graceful: bool = True) -> None:
+        self.start(graceful, hold_session=True)
 
     def _gobgp(self, *args: str) -> list[str]:
         host, port = self.api.split(":")
@@ -701,6 +823,9 @@ class Gobgp(Daemon):
     async def gobgp(self, *args: str) -> str:
         _rc, out, err = await self.ns.arun(*self._gobgp(*args))
         return out + err
+
+    async def cli_command(self, *args: str) -> str:
+        return await self.gobgp(*args)
 
     async def neighbor(self) -> tuple[dict[str, Any], str]:
         text = await self.gobgp("neighbor", self.link.our4, "-j")
