@@ -71,16 +71,25 @@ def on_session_loss(
     return Retention(families | frozenset(long_lived), restart_time, how, long_lived)
 
 
-def on_reestablished(neg: Negotiated, retained: frozenset[Family]) -> tuple[frozenset[Family], dict[Family, str]]:
+def on_reestablished(
+    neg: Negotiated, retained: frozenset[Family], long_lived: frozenset[Family] = frozenset()
+) -> tuple[frozenset[Family], dict[Family, str]]:
     """RFC 4724 4.2 on the new session: the retained families whose stale routes stay until
-    End-of-RIB, and for the others why they go at once."""
+    End-of-RIB, and for the others why they go at once. The F bit that decides is the GR
+    capability's, except for families whose routes are long-lived stale by now
+    (``long_lived``): for those it is the LLGR capability's (RFC 9494 4.2)."""
     theirs = neg.graceful_restart
     ll = {f: flags for f, flags, _ in (neg.peer_open.long_lived_gr() or ())}
     keep: set[Family] = set()
     flush: dict[Family, str] = {}
     for fam in retained:
-        if ll.get(fam, 0) & 0x80 and fam in neg.families:
-            keep.add(fam)  # RFC 9494: the LLGR capability's F bit keeps them too
+        if fam in long_lived:
+            if fam not in neg.families:
+                flush[fam] = "the family was not negotiated again"
+            elif ll.get(fam, 0) & 0x80:
+                keep.add(fam)
+            else:
+                flush[fam] = "long-lived stale and the peer did not keep its forwarding state (LLGR F=0)"
         elif theirs is None:
             flush[fam] = "the peer came back without graceful restart"
         elif fam not in neg.families:

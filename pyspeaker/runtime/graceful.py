@@ -42,7 +42,9 @@ class RestartControl:
             return frozenset()
         self.cancel(address, None)
         self.retentions.pop(address, None)
-        keep, flush = gr_helper.on_reestablished(neg, frozenset(f for f, d in retained.stale.items() if d))
+        # all of a family's stale routes go long-lived together: its first one tells
+        long_lived = frozenset(f for f, d in retained.stale.items() if d and next(iter(d.values())).llgr)
+        keep, flush = gr_helper.on_reestablished(neg, frozenset(f for f, d in retained.stale.items() if d), long_lived)
         for fam, why in flush.items():
             log.info("%s: back; its %d stale %s routes go: %s", address, retained.stale_count(fam), fam, why)
         if flush:

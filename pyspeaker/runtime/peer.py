@@ -50,22 +50,31 @@ class _Link(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.paused = False
         self.closed = False
+        self.discarded = False  # replaced by another connection before it was made: never speaks
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's TCP transports have the asyncio.Transport methods but are not subclasses
         transport = cast(asyncio.Transport, transport)
+        if self.discarded:
+            transport.close()
+            return
         self.transport = transport
         transport.set_write_buffer_limits(high=WRITE_HIGH_WATER, low=WRITE_HIGH_WATER // 4)
         self.session.connection_made(self.runner.now(), incoming=self.incoming)
         self.runner.pump(self)
 
     def data_received(self, data: bytes) -> None:
+        if self.discarded:
+            return
         self.session.receive_data(data, self.runner.now())
         self.runner.pump(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.transport = None
+        if self.discarded:
+            self.runner.link_gone(self)
+            return
         if self.session.state is not ft.State.IDLE:
             self.session.connection_lost(self.runner.now())
         self.runner.pump(self)
@@ -87,6 +96,15 @@ class _Link(asyncio.Protocol):
         if self.transport is not None and not self.closed:
             self.closed = True
             self.transport.close()
+
+    def discard(self) -> None:
+        """Give up this connection for another one, even if it is not made yet (our connect
+        completed but connection_made has not run): it then closes at once and never touches
+        the Session, which the other connection now speaks over."""
+        self.discarded = True
+        if self.transport is not None:
+            self.transport.close()
+        self.closed = True
 
 
 class PeerRunner:
@@ -212,7 +230,12 @@ class PeerRunner:
         if state is ft.State.ESTABLISHED or self.spare is not None:
             return False  # RFC 4271 6.8: an Established session wins over a new connection
         if state in (ft.State.CONNECT, ft.State.ACTIVE):
-            self.link.close()
+            if self.link.transport is None:
+                # a connection of ours is set up but its connection_made has not run yet: it
+                # will speak over the Session, so this one is refused (the peer, seeing ours,
+                # has its answer)
+                return False
+            self.link.discard()
             self._attach(sock, self.session, incoming=True, primary=True)
             return True
         # OpenSent / OpenConfirm: run both until the BGP identifiers decide

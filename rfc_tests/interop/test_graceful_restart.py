@@ -22,8 +22,9 @@ both families. Checked:
    pyspeaker's own hold timer NOTIFICATION keep the routes; FRR's default
    `bgp hard-administrative-reset` (Cease/Hard Reset) and BIRD 2's `restart` (no N) do not.
 
-Two pyspeaker bugs found here are marked xfail(strict=True) where they bite: the LLGR F bit
-overriding a GR F=0 (test 3, FRR) and a connect/accept race (test_connect_accept_race).
+Two pyspeaker bugs were found here and fixed: the LLGR F bit overriding a GR F=0 (test 3,
+FRR) and a connect/accept race (test_connect_accept_race: our own connection, made but not
+yet started, wins over the peer's).
 
 A failing test prints a timeline: the daemon's sessions, its End-of-RIBs and capability
 bytes, when each of its routes became stale, fresh again or absent in pyspeaker, and every
@@ -559,26 +560,9 @@ F0_CASES = {
 }
 
 
-class LlgrForwardingBitBug(AssertionError):
-    """The one assertion the known pyspeaker bug below breaks (raised only there)."""
-
-
-LLGR_F_BIT_BUG = (
-    "pyspeaker bug: on re-establishment gr/helper.on_reestablished keeps a family's stale routes "
-    "when the peer's LLGR capability has F=1 for it, although the GR capability says F=0 and the "
-    "long-lived stale time is 0 (FRR 8.4 always sends LLGR 00 01 01 80 00 00 00 ...): RFC 4724 4.2 "
-    "requires the flush; the LLGR F bit only concerns routes already long-lived stale (RFC 9494)"
-)
-
-
 @pytest.mark.parametrize(
     "kind",
-    [
-        pytest.param(k, marks=pytest.mark.xfail(strict=True, raises=LlgrForwardingBitBug, reason=LLGR_F_BIT_BUG))
-        if k == "frr"
-        else k
-        for k in F0_CASES
-    ],
+    [k for k in F0_CASES],
 )
 async def test_forwarding_state_not_kept_flushes_at_once(
     kind: str, lab: DaemonFactory, speakers: SpeakerFactory, timeline: Timeline, observer: Observer
@@ -608,12 +592,8 @@ async def test_forwarding_state_not_kept_flushes_at_once(
         f_bit = gr.forwarding(fam) if gr is not None else None
         assert bool(f_bit) == (fam in case.kept), f"{fam}: {describe_gr(gr)}"
         want = "stale" if fam in case.kept else "absent"
-        try:
-            assert_states(w.states_after(up), fam, want, "when it came back")
-        except AssertionError as exc:
-            if kind == "frr":  # see LLGR_F_BIT_BUG
-                raise LlgrForwardingBitBug(str(exc)) from exc
-            raise
+        # FRR 8.4 sends LLGR F=1 with stale time 0 beside GR F=0: the GR F bit decides
+        assert_states(w.states_after(up), fam, want, "when it came back")
     for fam in case.flushed:
         for text in (KEPT[fam], DROPPED[fam]):
             await observer.until(observer.withdrawn(text, start), f"{text} withdrawn")
@@ -734,22 +714,7 @@ async def test_notification_and_the_n_bit(
         assert not observer.about(text, "announce", start), f"{text} was sent to the observer again"
 
 
-# -- found on the way: a connect/accept race in pyspeaker/runtime/peer.py ---------------------------------
-class ConnectAcceptRaceBug(AssertionError):
-    """The one assertion the race below breaks (raised only there)."""
-
-
-CONNECT_ACCEPT_RACE = (
-    "pyspeaker bug: PeerRunner.accept() in state Connect, after _connect() has set self.link for its "
-    "completed outgoing connection but before that link's connection_made ran, calls self.link.close() "
-    "(a no-op: no transport yet) and attaches the incoming socket to the same Session; connection_made "
-    "then raises UsageError on one link and both connections drive one Session; seen against BIRD 1.6 "
-    "restarting with -R (both sides dial 1 s after the loss): UPDATEs went out on BIRD's own connection "
-    "in OpenSent, BIRD closed the session with Cease and the kept routes were withdrawn"
-)
-
-
-@pytest.mark.xfail(strict=True, raises=ConnectAcceptRaceBug, reason=CONNECT_ACCEPT_RACE)
+# -- found on the way: a connect/accept race in pyspeaker/runtime/peer.py (fixed) --------------------------
 async def test_connect_accept_race() -> None:
     """Over loopback, no daemon: a PeerRunner dials a listener; in the window between its
     connect completing and the transport's connection_made, the peer's own connection is
@@ -801,7 +766,7 @@ async def test_connect_accept_race() -> None:
             stray = b""
         conn.close()
         if stray or errors:
-            raise ConnectAcceptRaceBug(
+            raise AssertionError(
                 f"sent on the peer's own connection, which never got an OPEN: {stray.hex(' ') or '-'}; "
                 f"exceptions in callbacks: {errors} (accepted in the window: {window})"
             )

@@ -166,3 +166,27 @@ def test_on_reestablished_reads_the_f_bits() -> None:
     assert keep == set() and "without graceful restart" in flush[V4]
     keep, flush = on_reestablished(_neg(wopen.graceful_restart(90, [(V6, 0x80)])), frozenset({V4}))  # type: ignore[arg-type]
     assert keep == set() and "missing" in flush[V4]
+
+
+def test_the_llgr_f_bit_counts_only_for_long_lived_stale_routes() -> None:
+    """FRR 8.4 sends GR F=0 with an LLGR capability saying F=1 and stale time 0: while the
+    routes are plain stale, the GR F bit decides (RFC 4724); once long-lived, the LLGR one."""
+    mine = PeerSettings(
+        local_as=65000,
+        peer_as=65000,
+        router_id="10.255.0.1",
+        families=(V4,),
+        graceful_restart=wopen.graceful_restart(120, [], notification=True),
+        long_lived_gr=wopen.long_lived_gr([]),
+    )
+    caps = [
+        wopen.multiprotocol(V4),
+        wopen.four_octet_as(65000),
+        wopen.graceful_restart(120, [(V4, 0x00)], restarting=True),
+        wopen.long_lived_gr([(V4, 0x80, 0)]),
+    ]
+    neg = negotiate(mine, build_open(mine), wopen.Open.build(65000, 90, "10.0.0.1", caps))
+    keep, flush = on_reestablished(neg, frozenset({V4}))
+    assert keep == set() and "F=0" in flush[V4]
+    keep, _ = on_reestablished(neg, frozenset({V4}), long_lived=frozenset({V4}))
+    assert keep == {V4}
