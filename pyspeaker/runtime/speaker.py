@@ -201,6 +201,9 @@ class Speaker:
             net = self._range_of.pop(runner.address, None)
             if net is not None:
                 self._range_sessions[net] -= 1
+            if runner.address not in self.router.retained:  # nothing of it is left to show
+                self._last_down.pop(runner.address, None)
+                self.graceful.gr_peers.pop(runner.address, None)
 
     # -- routes of our own ----------------------------------------------------------------------
     def originate(self, prefix: str, attrs: AttrSet | None = None, next_hop: str | None = None) -> None:
