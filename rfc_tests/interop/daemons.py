@@ -91,6 +91,30 @@ class RouteView:
     raw: Any = None
 
 
+@dataclass
+class GrView:
+    """The daemon's side of a graceful restart of pyspeaker (pyspeaker restarting, the daemon
+    helping), as its CLI shows it. None: the daemon does not show it (or not now)."""
+
+    up: bool  # every session with pyspeaker is Established
+    routes: dict[str, bool]  # prefix learned from pyspeaker -> marked stale
+    since: dict[str, str]  # prefix -> when the daemon last changed the route: BIRD time, FRR version, GoBGP age
+    helping: bool | None  # the daemon says pyspeaker's graceful restart is in progress
+    restart_bit: bool | None  # R in pyspeaker's OPEN of the session that is up
+    preserved: set[str] | None  # families ("ipv4", "ipv6") with F in that OPEN
+    restart_time: int | None  # the restart time in pyspeaker's GR capability
+    restart_timer: float | None  # seconds left on the daemon's restart timer for pyspeaker
+    eor: set[str] | None  # families whose End-of-RIB from pyspeaker the daemon has on this session
+    text: str = ""
+
+    def stale(self) -> set[str]:
+        return {p for p, s in self.routes.items() if s}
+
+
+def _family(prefix: str) -> str:
+    return "ipv6" if ":" in prefix else "ipv4"
+
+
 def need_binary(path: str) -> str:
     found = shutil.which(path) if "/" not in path else (path if os.access(path, os.X_OK) else None)
     if not found:
@@ -222,6 +246,10 @@ class Daemon:
 
     async def notification_received(self, code: int, subcode: int) -> tuple[bool, str]:
         """Whether the daemon recorded receiving this NOTIFICATION (and the evidence)."""
+        raise NotImplementedError
+
+    async def gr_view(self) -> GrView:
+        """The daemon's view of pyspeaker's graceful restart (see :class:`GrView`)."""
         raise NotImplementedError
 
     def own_hold_timer_expired(self) -> tuple[bool, str]:
@@ -407,6 +435,41 @@ class Bird2(Daemon):
         lines = [ln for ln in self.log_text().splitlines() if "Received:" in ln]
         return any(wanted in ln for ln in lines), "\n".join(lines[-5:]) or "(no NOTIFICATION in the log)"
 
+    async def gr_view(self) -> GrView:
+        """`show protocols all p1`: `Neighbor graceful restart active`, `Restart timer: 118.5/-`,
+        the neighbor's GR capability (`Restart recovery` = R, `AF preserved:` = F) and per
+        channel `Neighbor GR: Regular` while that family's routes are stale; `show route
+        protocol p1` for the routes (no per-route stale marker)."""
+        proto = await self.protocol()
+        table = await self.cli("show", "route", "protocol", "p1")
+        up = bool(re.search(r"BGP state:\s+Established", proto))
+        stale_fams = set()
+        for m in re.finditer(r"Channel (ipv4|ipv6)\n(.*?)(?=\n  Channel |\Z)", proto, re.S):
+            if re.search(r"Neighbor GR:\s+(Regular|Long-lived)", m.group(2)):
+                stale_fams.add(m.group(1))
+        routes, since = {}, {}
+        for m in re.finditer(r"^(\S+/\d+)\s+\w+\s+\[p1 ([^\]]*?)(?: from \S+)?\]", table, re.M):
+            routes[m.group(1)] = _family(m.group(1)) in stale_fams
+            since[m.group(1)] = m.group(2)
+        caps = proto.split("Neighbor capabilities", 1)[1].split("Session:", 1)[0] if up else ""
+        gr = caps.split("Graceful restart", 1)[1] if "Graceful restart" in caps else ""
+        gr = re.split(r"\n      \S", gr, maxsplit=1)[0]  # up to the next capability
+        preserved = re.search(r"AF preserved:(.*)", gr)
+        rtime = re.search(r"Restart time:\s+(\d+)", gr)
+        timer = re.search(r"Restart timer:\s+([\d.]+)", proto)
+        return GrView(
+            up=up,
+            routes=routes,
+            since=since,
+            helping="Neighbor graceful restart active" in proto,
+            restart_bit=("Restart recovery" in gr) if gr else None,
+            preserved=set(preserved.group(1).split()) if preserved else None,
+            restart_time=int(rtime.group(1)) if rtime else None,
+            restart_timer=float(timer.group(1)) if timer else None,
+            eor=None,
+            text=proto + table,
+        )
+
 
 # -- BIRD 1.6: bird for IPv4, bird6 for IPv6 ------------------------------------------------------
 class Bird16(Daemon):
@@ -553,6 +616,39 @@ class Bird16(Daemon):
             found.append(any(wanted in ln for ln in lines))
             evidence.append(f"{path.name}: " + (" | ".join(lines[-3:]) or "(none)"))
         return all(found) and len(found) == 2, "\n".join(evidence)
+
+    async def gr_view(self) -> GrView:
+        """bird and bird6 `show protocols all p1` (`Neighbor graceful restart active`,
+        `Restart timer: 118/-`; the neighbor's capabilities only as `Neighbor caps: ...
+        restart-able ...`: no R, F or restart time) and `show route protocol p1`."""
+        routes: dict[str, bool] = {}
+        since: dict[str, str] = {}
+        texts, ups, helping, timers = [], [], [], []
+        for v6 in (False, True):
+            proto = await self.cli(v6, "show", "protocols", "all", "p1")
+            table = await self.cli(v6, "show", "route", "protocol", "p1")
+            texts.append(f"{'bird6' if v6 else 'bird'}:\n{proto}{table}")
+            ups.append(bool(re.search(r"BGP state:\s+Established", proto)))
+            active = "Neighbor graceful restart active" in proto
+            helping.append(active)
+            timer = re.search(r"Restart timer:\s+([\d.]+)", proto)
+            if timer:
+                timers.append(float(timer.group(1)))
+            for m in re.finditer(r"^(\S+/\d+)\s.*\[p1 ([^\]]*)\]", table, re.M):
+                routes[m.group(1)] = active
+                since[m.group(1)] = m.group(2)
+        return GrView(
+            up=all(ups),
+            routes=routes,
+            since=since,
+            helping=any(helping),
+            restart_bit=None,
+            preserved=None,
+            restart_time=None,
+            restart_timer=min(timers) if timers else None,
+            eor=None,
+            text="\n".join(texts),
+        )
 
 
 # -- FRR -------------------------------------------------------------------------------------------
@@ -739,6 +835,51 @@ class Frr(Daemon):
         wanted = f"received from neighbor {self.link.our4} {code}/{subcode} "
         return any(wanted in ln for ln in lines), "\n".join(lines[-5:]) or "(no NOTIFICATION in the log)"
 
+    async def gr_view(self) -> GrView:
+        """`show bgp neighbors X json` -> `gracefulRestartInfo` (`rBit`, per AFI `fBit`,
+        `timers.receivedRestartTimer`, `gracefulRestartTimerMsecs` while the restart timer runs,
+        `endOfRibRecv`); `show bgp ipv4|ipv6 unicast json` -> `"stale": true` on the path."""
+        # one vtysh for the three (each vtysh start costs ~50 ms, more under load): three JSON
+        # documents one after the other
+        text = await self.vtysh(
+            f"show bgp neighbors {self.link.our4} json", "show bgp ipv4 unicast json", "show bgp ipv6 unicast json"
+        )
+        docs: list[dict[str, Any]] = []
+        decoder, at = json.JSONDecoder(), 0
+        while len(docs) < 3:
+            while at < len(text) and text[at].isspace():
+                at += 1
+            try:
+                doc, at = decoder.raw_decode(text, at)
+            except ValueError:
+                break
+            docs.append(doc if isinstance(doc, dict) else {})
+        docs += [{}] * (3 - len(docs))
+        n = docs[0].get(self.link.our4) or {}
+        up = n.get("bgpState") == "Established"
+        gri = n.get("gracefulRestartInfo") or {}
+        routes, since = {}, {}
+        for data in docs[1:]:
+            for prefix, paths in (data.get("routes") or {}).items():
+                for p in paths:
+                    if p.get("peerId") == self.link.our4:
+                        routes[prefix] = bool(p.get("stale"))
+                        since[prefix] = str(p.get("version"))
+        timer = gri.get("gracefulRestartTimerMsecs")
+        rtime = (gri.get("timers") or {}).get("receivedRestartTimer")
+        return GrView(
+            up=up,
+            routes=routes,
+            since=since,
+            helping=timer is not None,
+            restart_bit=bool(gri.get("rBit")) if up else None,
+            preserved={f for f in ("ipv4", "ipv6") if (gri.get(f"{f}Unicast") or {}).get("fBit")} if up else None,
+            restart_time=rtime if up else None,
+            restart_timer=timer / 1000 if timer is not None else None,
+            eor={k[:4] for k, v in (gri.get("endOfRibRecv") or {}).items() if v} if up else None,
+            text=text,
+        )
+
 
 # -- GoBGP -------------------------------------------------------------------------------------------
 class Gobgp(Daemon):
@@ -867,6 +1008,41 @@ class Gobgp(Daemon):
     async def withdraw(self, afi: int) -> str:
         fam, prefix = ("ipv6", self.opts.prefix6) if afi == 2 else ("ipv4", self.opts.prefix4)
         return await self.gobgp("global", "rib", "del", "-a", fam, prefix)
+
+    async def gr_view(self) -> GrView:
+        """`gobgp neighbor X`: `BGP state`, the peer's GR capability (`Remote: restart time 120
+        sec, restart flag set, ...`, per family `, forward flag set`); `gobgp global rib -a
+        ipv4|ipv6 -j` -> `"stale": true` on the path."""
+        text = await self.gobgp("neighbor", self.link.our4)
+        up = bool(re.search(r"BGP state = ESTABLISHED", text, re.I))
+        routes, since, texts = {}, {}, [text]
+        for fam in ("ipv4", "ipv6"):
+            raw = await self.gobgp("global", "rib", "-a", fam, "-j")
+            texts.append(raw)
+            try:
+                data = json.loads(raw)
+            except ValueError:
+                data = {}
+            for prefix, paths in (data if isinstance(data, dict) else {}).items():
+                for p in paths:
+                    if p.get("neighbor-ip") == self.link.our4:
+                        routes[prefix] = bool(p.get("stale"))
+                        since[prefix] = str(p.get("age"))
+        remote = re.search(r"graceful-restart:.*?\n\s+Remote: ([^\n]*)\n((?:\t\s*\S+-unicast[^\n]*\n)*)", text, re.S)
+        rtime = re.search(r"restart time (\d+) sec", remote.group(1)) if remote else None
+        kept = set(re.findall(r"(ipv4|ipv6)-unicast, forward flag set", remote.group(2))) if remote else set()
+        return GrView(
+            up=up,
+            routes=routes,
+            since=since,
+            helping=None,
+            restart_bit=("restart flag set" in remote.group(1)) if up and remote else None,
+            preserved=kept if up and remote else None,
+            restart_time=int(rtime.group(1)) if up and rtime else None,
+            restart_timer=None,
+            eor=None,
+            text="\n".join(texts),
+        )
 
     async def route(self, afi: int, prefix: str) -> tuple[RouteView | None, str]:
         """What GoBGP received from pyspeaker (its Adj-RIB-In for us)."""

@@ -214,8 +214,9 @@ def _families(families: tuple[str, ...]) -> str:
     return "[" + ", ".join(f'"{f}"' for f in families) + "]"
 
 
-def client_neighbor(address: str, local_address: str, families: tuple[str, ...] = DUAL) -> str:
-    """A ``[[neighbor]]`` block for an iBGP route reflector client that pyspeaker dials."""
+def client_neighbor(address: str, local_address: str, families: tuple[str, ...] = DUAL, extra: str = "") -> str:
+    """A ``[[neighbor]]`` block for an iBGP route reflector client that pyspeaker dials
+    (``extra``: more lines of that block, e.g. ``restart_time = 5``)."""
     return f"""
 [[neighbor]]
 address = "{address}"
@@ -226,7 +227,7 @@ hold_time = 9
 connect_retry = 1
 connect_retry_max = 2
 local_address = "{local_address}"
-"""
+{extra}"""
 
 
 def client_range(prefix: str, families: tuple[str, ...] = DUAL) -> str:
@@ -241,9 +242,10 @@ hold_time = 9
 """
 
 
-def reflector_config(listen: list[str], blocks: list[str]) -> str:
+def reflector_config(listen: list[str], blocks: list[str], extra_global: str = "") -> str:
     """pyspeaker in AS 65001 with router id 10.77.0.1 and cluster id 10.77.0.254, listening on
-    ``listen``, with the given ``[[neighbor]]``/``[[listen_range]]`` blocks."""
+    ``listen``, with the given ``[[neighbor]]``/``[[listen_range]]`` blocks (``extra_global``:
+    more lines of ``[global]``, e.g. ``state_file = "..."``)."""
     return f"""
 [global]
 asn = {LOCAL_AS}
@@ -251,4 +253,5 @@ router_id = "{RR_ROUTER_ID}"
 cluster_id = "{RR_CLUSTER_ID}"
 listen = [{", ".join(f'"{a}"' for a in listen)}]
 port = 179
+{extra_global}
 {"".join(blocks)}"""
