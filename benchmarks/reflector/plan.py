@@ -21,6 +21,8 @@ REFLECTOR: Final = "127.0.0.1"
 PORT: Final = 179
 CLIENT_RANGE: Final = "127.1.0.0/16"  # every client address; the reflectors' listen range
 HOLD_TIME: Final = 240
+CLIENT_RESTART_TIME: Final = 120  # the restart time the clients announce (graceful-restart runs)
+REFLECTOR_RESTART_TIME: Final = 120  # ... and the reflectors
 MAX_CLIENTS: Final = 250 * 256
 MAX_EPOCH: Final = 62  # IPv4 next hops 100.(64 + epoch).x.y stay inside 100.64.0.0/10
 

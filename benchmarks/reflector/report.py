@@ -125,3 +125,54 @@ def table_tables(summary: dict[int, dict[str, dict[str, Any]]], reflectors: list
             out.append("| " + " | ".join(cells) + " |")
     out.append("")
     return "\n".join(out)
+
+
+GR_EXTRA = ("established_seconds", "down_seconds", "withdrawals", "clients_with_withdrawals")
+
+
+def summarize_gr(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Medians of the graceful-restart phase, and every run's count of routes that
+    disappeared from clients (withdrawn, or stale and flushed), whatever the phase's end."""
+    out = summarize(runs, "graceful_restart", GR_EXTRA)
+    phases = [r.get("phases", {}).get("graceful_restart") for r in runs]
+    out["withdrawals_per_run"] = [p.get("withdrawals") if p else None for p in phases]
+    out["clients_per_run"] = [p.get("clients_with_withdrawals") if p else None for p in phases]
+    out["caps"] = sorted({cap for p in phases if p for cap in p.get("caps", {})})
+    return out
+
+
+def gr_table(summary: dict[int, dict[str, dict[str, Any]]], reflectors: list[str]) -> str:
+    """``summary[n][reflector]`` -> one markdown table."""
+    if not summary:
+        return ""
+    out = [
+        "Graceful restart of the reflector: from its stop until every client (a graceful-restart helper) is "
+        "Established again and has End-of-RIB for both families after the complete table. Withdrawals seen: routes "
+        "that disappeared from any client meanwhile (withdrawn, or stale and flushed at End-of-RIB), per run.",
+        "",
+        "| N | reflector | seconds | Established s | back listening s | CPU s | peak RSS MB | simulator CPU s "
+        "| withdrawals seen | clients affected | time / pyspeaker |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for n in sorted(summary):
+        base = summary[n].get("pyspeaker", {})
+        for name in reflectors:
+            s = summary[n].get(name)
+            if s is None:
+                continue
+            cells = [
+                str(n),
+                name,
+                _cell(s, "seconds"),
+                _cell(s, "established_seconds"),
+                _cell(s, "down_seconds"),
+                _cell(s, "reflector_cpu"),
+                _cell(s, "peak_rss_mb", 1),
+                _cell(s, "sim_cpu"),
+                ", ".join("-" if w is None else f"{w:,}" for w in s["withdrawals_per_run"]),
+                ", ".join("-" if w is None else f"{w:,}" for w in s["clients_per_run"]),
+                _ratio(s.get("seconds"), base.get("seconds")) if name != "pyspeaker" else "",
+            ]
+            out.append("| " + " | ".join(cells) + " |")
+    out.append("")
+    return "\n".join(out)

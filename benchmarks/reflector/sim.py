@@ -18,6 +18,16 @@ Mesh mode (``--clients N``): N iBGP clients, each advertising one IPv4 /26 and o
   next hops; until every client holds every route again. (``--restart-immediate``: they
   connect again at once, racing the reflector's clean-up of the old session.)
 
+Graceful-restart mode (``--clients N --gr``): the clients are graceful-restart helpers (see
+:mod:`benchmarks.reflector.client`); after ``initial`` the phase ``graceful_restart``: the
+simulator writes ``@gr-stop`` on stdout, the driver restarts the reflector gracefully and
+answers on stdin with one JSON line (the new process ids, the old process's CPU time, or an
+error); every client then connects again (at most ``--concurrency`` at a time) and sends its
+routes and End-of-RIB again. The phase lasts from just before ``@gr-stop`` until every client
+is Established and has received End-of-RIB for both families after the complete table;
+every route that disappeared from any client during it, and in ``--settle`` seconds after it,
+is counted (target: none).
+
 Full-table mode (``--table FILE --receivers R``): R receivers and one injector connect; then
 the injector sends the IPv4 announcements of a corpus file (every prefix once) and the phase
 ``table`` lasts until every receiver holds every prefix.
@@ -162,10 +172,14 @@ class Mesh(Runner):
         churn: float,
         restart: float,
         immediate: bool = False,
+        gr: bool = False,
+        settle: float = 2.0,
     ) -> None:
         super().__init__(pids, concurrency, timeout)
         self.n = n
         self.immediate = immediate
+        self.gr = gr
+        self.settle = settle
         self.churn = churn
         self.restart = restart
         index4 = {plan.prefix4(i): i for i in range(n)}
@@ -174,7 +188,7 @@ class Mesh(Runner):
         self.epoch = [0] * n
         for i in range(n):
             board.want4[i] = board.want6[i] = 1
-        self.clients = [Client(board, i, plan.client_address(i), n - 1, n - 1) for i in range(n)]
+        self.clients = [Client(board, i, plan.client_address(i), n - 1, n - 1, helper=gr) for i in range(n)]
         for c in self.clients:
             c.on_up = self.announce_on_up
 
@@ -220,6 +234,9 @@ class Mesh(Runner):
             self.record("established", start, est[0] if est else None, "ok" if est else "timeout")
             self.phases["established"]["session_latency"] = self.session_latency()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self.gr:
+            await self.graceful_restart()
+            return
 
         # -- churn: withdraw, then announce again with new next hops -------------------------
         chosen = plan.chosen(n, self.churn, CHURN_FRACTION_SALT)
@@ -271,6 +288,90 @@ class Mesh(Runner):
             self.record("restart_established", start, est[0] if est else None, "ok" if est else "timeout")
             self.phases["restart_established"]["session_latency"] = self.session_latency()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def graceful_restart(self) -> None:
+        """The reflector restarts gracefully (the driver does it, on ``@gr-stop``); until
+        every client is Established again and has End-of-RIB of both families after the
+        complete table. Every route that disappears meanwhile is counted."""
+        board = self.board
+        assert board is not None
+        loop = asyncio.get_running_loop()
+        stdin = asyncio.StreamReader()
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
+        await asyncio.sleep(self.settle)  # let the reflector finish sending (End-of-RIBs)
+        for c in self.clients:
+            c.expect_close = True  # the reflector will close it: not an error
+            c.eor4 = c.eor6 = False
+        board.watch = True
+        board.require_eor = True
+        event, holder = self.arm(board)
+        est = self._established_snapshot(self.n)
+        start = self.snapshot()
+        start["lost"] = 0
+        sys.stdout.write("@gr-stop\n")
+        sys.stdout.flush()
+        tasks: list[asyncio.Task[bool]] = []
+        reply: dict[str, Any] = {}
+        try:
+            line = await asyncio.wait_for(stdin.readline(), self.timeout)
+            reply = json.loads(line or b"{}")
+            if reply.get("error") or not reply.get("pids"):
+                self.record("graceful_restart", start, None, "failed")
+                self.phases["graceful_restart"]["error"] = reply.get("error", "no answer from the driver")
+                raise PhaseTimeout("graceful_restart (the reflector did not restart)")
+            self.pids = [int(p) for p in reply["pids"]]
+            tasks = [asyncio.create_task(self.reconnect(c)) for c in self.clients]
+            await self.until("graceful_restart", event.wait(), start, holder)
+        finally:
+            for t in tasks:
+                t.cancel()
+            phase = self.phases.get("graceful_restart")
+            if phase is None:  # no answer in time
+                self.record("graceful_restart", start, None, "timeout")
+                phase = self.phases["graceful_restart"]
+            end = next((h for h in holder if "t" in h), None) or self.snapshot()
+            old_cpu = reply.get("old_cpu")
+            if old_cpu is not None:  # the old process until it exited, plus the new one
+                phase["reflector_cpu"] = round(end["cpu"] + old_cpu - start["cpu"], 3)
+                phase["old_process_cpu"] = round(old_cpu - start["cpu"], 3)
+            for key in ("down_seconds", "exit_seconds", "old_peak_rss_mb"):
+                if key in reply:
+                    phase[key] = reply[key]
+            phase["established_seconds"] = round(est[0]["t"] - start["t"], 4) if est else None
+            for key, times in (("complete_at", board.complete_times), ("end_of_rib_at", board.eor_times)):
+                phase[key] = _spread([t - start["t"] for t in times])
+            phase["session_latency"] = self.session_latency()
+            at_done = board.lost_total
+            if phase["status"] == "ok":
+                await asyncio.sleep(self.settle)  # anything withdrawn just after is counted too
+            board.watch = False
+            phase["withdrawals"] = board.lost_total
+            phase["withdrawals_after_done"] = board.lost_total - at_done if phase["status"] == "ok" else None
+            phase["clients_with_withdrawals"] = sum(1 for c in self.clients if c.lost)
+            phase["max_withdrawals_per_client"] = max((c.lost for c in self.clients), default=0)
+            phase.update({k: v for k, v in board.gr.items()})
+            phase["settle_seconds"] = self.settle
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def reconnect(self, c: Client) -> bool:
+        """Connect again once the old session is gone."""
+        if c.closed is not None and not c.closed.done():
+            await asyncio.wait_for(asyncio.shield(c.closed), self.timeout)
+        return await self.connect(c)
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    """First, median, 90th percentile and last of some seconds (and how many)."""
+    v = sorted(values)
+    if not v:
+        return {}
+    return {
+        "count": len(v),
+        "first": round(v[0], 4),
+        "median": round(v[len(v) // 2], 4),
+        "p90": round(v[int(len(v) * 0.9)], 4),
+        "last": round(v[-1], 4),
+    }
 
 
 def _ip4(b: bytes) -> str:
@@ -403,7 +504,15 @@ async def _amain(args: argparse.Namespace) -> dict[str, Any]:
         runner = FullTable(args.table, args.prefixes, args.receivers, pids, args.concurrency, args.timeout)
     else:
         runner = Mesh(
-            args.clients, pids, args.concurrency, args.timeout, args.churn, args.restart, args.restart_immediate
+            args.clients,
+            pids,
+            args.concurrency,
+            args.timeout,
+            args.churn,
+            args.restart,
+            args.restart_immediate,
+            args.gr,
+            args.settle,
         )
     out: dict[str, Any] = {"ok": False}
     try:
@@ -436,6 +545,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="dropped sessions connect again at once, not after the reflector withdrew their routes",
     )
+    parser.add_argument(
+        "--gr",
+        action="store_true",
+        help="graceful-restart mode: helper clients; after initial, the reflector restarts gracefully "
+        "(the driver does it when @gr-stop is written; it answers on stdin)",
+    )
+    parser.add_argument("--settle", type=float, default=2.0, help="--gr: seconds before the stop and after recovery")
     parser.add_argument("--table", type=Path, help="corpus file: full-table mode")
     parser.add_argument("--prefixes", type=int, default=0, help="full-table mode: refuse a table larger than this")
     parser.add_argument("--receivers", type=int, default=20)
