@@ -55,7 +55,10 @@ class RestartControl:
         self, address: str, n: NeighborConfig, neg: ft.Negotiated, st: PeerState, keep: frozenset[Family]
     ) -> None:
         gr = neg.graceful_restart
-        self.gr_peers[address] = frozenset(f for f, _ in gr.families) & neg.families if gr else frozenset()
+        # RFC 4724 4.1: End-of-RIB is awaited from GR peers, except those restarting themselves
+        # (R set): two speakers restarting together must not wait for each other
+        waits = gr is not None and not gr.restarting
+        self.gr_peers[address] = frozenset(f for f, _ in gr.families) & neg.families if gr and waits else frozenset()
         loop = asyncio.get_running_loop()
         for fam in keep:
             log.info(

@@ -351,10 +351,13 @@ class PeerRunner:
         self._arm(session)
 
     def _arm(self, session: Session) -> None:
-        """One loop timer at the earliest deadline of this neighbor's sessions."""
+        """One loop timer at the earliest deadline of this neighbor's sessions (none once
+        stopped: a stopped neighbor does not start again by itself)."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if not self._running:
+            return
         sessions = {id(s): s for s in (self.session, *(x.session for x in (self.link, self.spare) if x))}
         deadlines = [d for s in sessions.values() if (d := s.get_timer()) is not None]
         if deadlines:

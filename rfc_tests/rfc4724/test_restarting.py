@@ -160,3 +160,25 @@ def test_long_lived_capability_bytes(tmp_path: Path) -> None:
     assert llgr_capability(config, n, restarting=True).raw == bytes.fromhex("00010180000e1000020180000e10")
     aware = parse(RR.format(state=tmp_path / "s", deferral=30), "rr.toml")
     assert llgr_capability(aware, aware.listen_ranges[0].template).raw == b""  # LLGR aware only
+
+
+async def test_no_waiting_for_a_peer_that_is_restarting_too(tmp_path: Path) -> None:
+    """RFC 4724 4.1: End-of-RIB is awaited from the GR peers, except those whose OPEN has R
+    set (two speakers restarting together would otherwise wait for each other)."""
+    path = tmp_path / "state.msgpack"
+    peers = {"127.0.1.1": ["ipv4-unicast"], "127.0.1.2": ["ipv4-unicast"]}
+    restarting.save(path, restarting.RestartState(time.time(), 120, "10.255.0.1", peers))
+    rr = Speaker(parse(RR.format(state=path, deferral=30), "rr.toml"))
+    await rr.start()
+    q1 = RawPeer("127.0.1.1", "10.0.1.1")
+    q2 = RawPeer("127.0.1.2", "10.0.1.2")
+    try:
+        await q1.connect(rr.port, [wopen.graceful_restart(60, [(V4, 0x80), (V6, 0x80)], restarting=True)])
+        await q2.connect(rr.port, [GR])
+        await q2.send(end_of_rib(V4) + end_of_rib(V6))  # q1 restarting too, sends no End-of-RIB
+        await q2.until(lambda: set(q2.eor) == {V4, V6}, timeout=10)
+        assert not rr.router.deferring
+    finally:
+        q1.crash()
+        q2.crash()
+        await rr.stop()
