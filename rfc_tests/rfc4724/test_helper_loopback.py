@@ -16,20 +16,7 @@ from pyspeaker.wire.pack import announce, end_of_rib
 from pyspeaker.wire.prefix import parse as wire
 from rfc_tests.conftest import local_pref, next_hop, origin, seq_path
 from rfc_tests.rawpeer import RawPeer
-
-RR = """
-[global]
-asn = 65000
-router_id = "10.255.0.1"
-listen = ["127.0.0.1"]
-port = 0
-
-[[listen_range]]
-prefix = "127.0.1.0/24"
-remote_as = 65000
-families = ["ipv4-unicast", "ipv6-unicast"]
-rr_client = true
-"""
+from rfc_tests.runtime.test_reflector_loopback import RR
 
 ATTRS = origin(0) + seq_path() + local_pref(100) + next_hop("127.0.1.1")
 

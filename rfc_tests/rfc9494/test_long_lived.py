@@ -19,6 +19,7 @@ from pyspeaker.wire.prefix import parse as wire
 from rfc_tests.conftest import communities, local_pref, next_hop, origin, pfx, seq_path, update
 from rfc_tests.rawpeer import RawPeer
 from rfc_tests.rfc4456.ribkit import V4, Lab
+from rfc_tests.runtime.test_reflector_loopback import RR
 
 IBGP = origin(0) + seq_path() + local_pref(100)
 
@@ -60,21 +61,6 @@ def test_a_route_received_with_llgr_stale_is_least_preferred() -> None:
         update(attrs=origin(2) + seq_path(1, 2, 3) + local_pref(50) + next_hop("10.0.0.4"), nlri=pfx("10.1.0.0/24")),
     )
     assert watcher.next_hop("10.1.0.0/24") == bytes((10, 0, 0, 4))
-
-
-RR = """
-[global]
-asn = 65000
-router_id = "10.255.0.1"
-listen = ["127.0.0.1"]
-port = 0
-
-[[listen_range]]
-prefix = "127.0.1.0/24"
-remote_as = 65000
-families = ["ipv4-unicast", "ipv6-unicast"]
-rr_client = true
-"""
 
 
 async def test_after_the_restart_time_routes_go_long_lived_on_the_wire() -> None:
