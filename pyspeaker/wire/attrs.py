@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Iterator
-from struct import unpack_from
 from typing import Any
 
 from . import constants as c
@@ -28,6 +27,8 @@ from .validate import (
     overrun,
 )
 from .values import (
+    EMPTY_PATH,
+    VALUE_DECODERS,
     Aggregator,
     AsPath,
     community_text,
@@ -80,14 +81,16 @@ class AttrSet:
 
     __slots__ = ("_values", "mandatory", "raw")
 
-    def __init__(self, raw: bytes, mandatory: int | None = None) -> None:
+    def __init__(self, raw: bytes, mandatory: int | None = None, values: dict[str, Any] | None = None) -> None:
+        """``values``, when given, must be what :meth:`values` would decode from ``raw``
+        (the decoder passes the values it decoded while checking the block)."""
         self.raw = raw
         if mandatory is None:
             mandatory = 0
             for _, code, _, _ in walk(raw):
                 mandatory |= MANDATORY_BIT.get(code, 0)
         self.mandatory = mandatory
-        self._values: dict[str, Any] | None = None
+        self._values = values
 
     def __repr__(self) -> str:
         return f"AttrSet({self.to_json()!r})"
@@ -242,18 +245,15 @@ class AttrSet:
         return AttrSet(bytes(out)) if changed else self
 
 
-_EMPTY_PATH = AsPath()
+_EMPTY_PATH = EMPTY_PATH
 ORIGIN_NAMES = {c.ORIGIN_IGP: "igp", c.ORIGIN_EGP: "egp", c.ORIGIN_INCOMPLETE: "incomplete"}
-
-
-def _ids(value: bytes) -> tuple[IPv4Address, ...]:
-    return tuple(IPv4Address(value[i : i + 4]) for i in range(0, len(value), 4))
 
 
 def _decode_values(attrs: AttrSet) -> dict[str, Any]:
     # walk() inlined: two generators per set cost as much as decoding the values themselves
     out: dict[str, Any] = {}
     unknown = []
+    decoders = VALUE_DECODERS
     raw = attrs.raw
     i = 0
     n = len(raw)
@@ -266,35 +266,11 @@ def _decode_values(attrs: AttrSet) -> dict[str, Any]:
         else:
             start = i + 3
             i = start + raw[i + 2]
-        if code == c.ORIGIN:
-            out["origin"] = raw[start]
-        elif code == c.AS_PATH:
-            out["as_path"] = decode_as_path(raw[start:i], 4) or _EMPTY_PATH
-        elif code == c.NEXT_HOP:
-            out["next_hop"] = IPv4Address(raw[start:i])
-        elif code == c.LOCAL_PREF:
-            out["local_pref"] = int.from_bytes(raw[start:i], "big")
-        elif code == c.COMMUNITIES:
-            out["communities"] = unpack_from(f">{(i - start) >> 2}I", raw, start)
-        elif code == c.MULTI_EXIT_DISC:
-            out["med"] = int.from_bytes(raw[start:i], "big")
-        elif code == c.LARGE_COMMUNITY:
-            words = iter(unpack_from(f">{(i - start) >> 2}I", raw, start))
-            out["large_communities"] = tuple(zip(words, words, words, strict=True))
-        elif code == c.EXTENDED_COMMUNITIES:
-            out["ext_communities"] = tuple(raw[k : k + 8] for k in range(start, i, 8))
-        elif code == c.ATOMIC_AGGREGATE:
-            out["atomic_aggregate"] = True
-        elif code == c.AGGREGATOR:
-            out["aggregator"] = Aggregator(
-                int.from_bytes(raw[start : start + 4], "big"), IPv4Address(raw[start + 4 : i])
-            )
-        elif code == c.ORIGINATOR_ID:
-            out["originator_id"] = IPv4Address(raw[start:i])
-        elif code == c.CLUSTER_LIST:
-            out["cluster_list"] = _ids(raw[start:i])
-        else:
+        known = decoders.get(code)
+        if known is None:
             unknown.append((flags, code, raw[start:i]))
+        else:
+            out[known[0]] = known[1](raw[start:i])
     if unknown:
         out["unknown"] = tuple(unknown)
     return out

@@ -1,8 +1,10 @@
 """UPDATE messages: the decoder (hot path) and the decoded value.
 
 The decoder keeps, per session, a dict from received attribute-block bytes to the parsed
-and validated result, so a block seen before costs one dict look-up. Prefixes are sliced
-out in wire form. Nothing per prefix is built beyond the ``bytes`` slice itself.
+and validated result, so a block seen before costs one dict look-up; a block is checked
+and its values decoded on first use, sharing the attributes it has in common with the
+session's other blocks (:mod:`pyspeaker.wire.attrcache`). Prefixes are sliced out in wire
+form. Nothing per prefix is built beyond the ``bytes`` slice itself.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from . import constants as c
+from .attrcache import AttrCache
 from .attrs import HAS_ALL, HAS_ORIGIN_AS_PATH, AttrSet, Interner, ParsedBlock, attribute, parse_block
 from .context import DEFAULT, Context
 from .errors import AttrError, Disposition, NotificationError
@@ -46,28 +49,40 @@ class MpReach:
         return []
 
 
+Checked = tuple[tuple[AttrError, ...], Disposition | None]
+
+
 class Entry:
     """One distinct attribute block received on a session, validated on first use.
 
     The decoder files each new block here without parsing it (after a scan of the
     attribute headers for MP attributes, which carry prefixes and are always split at once).
-    The first access to the UPDATE's attributes, errors or disposition parses and
-    validates the block, once for every UPDATE that carries it."""
+    The first access to the UPDATE's attributes, errors or disposition checks the block
+    and decodes its values, once for every UPDATE that carries it: ``attrs`` is None until
+    then, ``checked`` the block's own (errors, disposition) after."""
 
-    __slots__ = ("block", "owner", "parsed")
+    __slots__ = ("attrs", "block", "checked", "owner")
 
-    def __init__(self, block: bytes, owner: UpdateDecoder | None, parsed: ParsedBlock | None = None) -> None:
+    def __init__(
+        self, block: bytes, owner: UpdateDecoder | None, attrs: AttrSet | None = None, checked: Checked = _CLEAN
+    ) -> None:
         self.block = block
         self.owner = owner
-        self.parsed = parsed
+        self.attrs = attrs
+        self.checked = checked
 
-    def get(self) -> ParsedBlock:
-        parsed = self.parsed
-        if parsed is None:
+    @classmethod
+    def of(cls, block: bytes, parsed: ParsedBlock) -> Entry:
+        """The entry of a block parsed already."""
+        return cls(block, None, parsed.attrs, (parsed.errors, parsed.disposition) if parsed.errors else _CLEAN)
+
+    def get(self) -> AttrSet:
+        attrs = self.attrs
+        if attrs is None:
             assert self.owner is not None
-            parsed = self.parsed = self.owner.parse(self.block)
+            attrs = self.owner.fill(self)
             self.owner = None
-        return parsed
+        return attrs
 
 
 class Update:
@@ -100,7 +115,7 @@ class Update:
         self.reach = reach
         self.unreach = unreach
         self._layout = layout
-        self._checked: tuple[tuple[AttrError, ...], Disposition | None] | None = None
+        self._checked: Checked | None = None
 
     @classmethod
     def build(
@@ -112,7 +127,7 @@ class Update:
         unreach: tuple[Family, list[bytes]] | None = None,
     ) -> Update:
         """An UPDATE made by this speaker (nothing to validate)."""
-        entry = Entry(b"", None, ParsedBlock(attrs)) if attrs is not None else None
+        entry = Entry(b"", None, attrs) if attrs is not None else None
         return cls(withdrawn, nlri, entry, reach, unreach)
 
     @property
@@ -120,10 +135,10 @@ class Update:
         entry = self._entry
         if entry is None:
             return None
-        parsed = entry.parsed
-        return (parsed if parsed is not None else entry.get()).attrs
+        attrs = entry.attrs
+        return attrs if attrs is not None else entry.get()
 
-    def _check(self) -> tuple[tuple[AttrError, ...], Disposition | None]:
+    def _check(self) -> Checked:
         checked = self._checked
         if checked is not None:
             return checked
@@ -135,25 +150,34 @@ class Update:
             else:
                 checked = _CLEAN
         else:
-            parsed = entry.parsed or entry.get()
-            mandatory = parsed.attrs.mandatory
-            if mandatory == HAS_ALL or not (self.nlri or (self.reach is not None and self.reach.prefixes)):
-                checked = (parsed.errors, parsed.disposition) if parsed.errors else _CLEAN
-            else:
+            attrs = entry.attrs
+            if attrs is None:
+                attrs = entry.get()
+            checked = entry.checked
+            mandatory = attrs.mandatory
+            if mandatory != HAS_ALL and (self.nlri or (self.reach is not None and self.reach.prefixes)):
                 need = HAS_ALL if self.nlri else HAS_ORIGIN_AS_PATH
-                if mandatory & need == need:
-                    checked = (parsed.errors, parsed.disposition) if parsed.errors else _CLEAN
-                else:
-                    checked = _missing(parsed.errors, parsed.attrs, need)
+                if mandatory & need != need:
+                    checked = _missing(checked[0], attrs, need)
         self._checked = checked
         return checked
 
     @property
     def errors(self) -> tuple[AttrError, ...]:
+        entry = self._entry
+        if entry is not None:
+            attrs = entry.attrs
+            if attrs is not None and attrs.mandatory == HAS_ALL:
+                return entry.checked[0]  # a set checked before with every mandatory attribute
         return self._check()[0]
 
     @property
     def disposition(self) -> Disposition | None:
+        entry = self._entry
+        if entry is not None:
+            attrs = entry.attrs
+            if attrs is not None and attrs.mandatory == HAS_ALL:
+                return entry.checked[1]  # a set checked before with every mandatory attribute
         return self._check()[1]
 
     # -- what the UPDATE means, per family ---------------------------------------------
@@ -280,15 +304,25 @@ def _mp_attr(flags: int, code: int, value: bytes) -> bytes:
 
 
 class UpdateDecoder:
-    """Decodes UPDATEs of one session. Holds the session's cache of attribute blocks."""
+    """Decodes UPDATEs of one session. Holds the session's caches of attribute blocks and
+    of checked, decoded attributes."""
 
-    __slots__ = ("_blocks", "_rules", "_v4_split", "_v4_table", "ctx", "interner")
+    __slots__ = (
+        "_blocks",
+        "_known",
+        "_rules",
+        "_v4_split",
+        "_v4_table",
+        "ctx",
+        "interner",
+    )
 
     def __init__(self, ctx: Context = DEFAULT, interner: Interner | None = None) -> None:
         self.ctx = ctx
         self.interner = interner
         self._blocks: dict[bytes, Entry] = {}
         self._rules = fast_rules(ctx)
+        self._known = AttrCache(self._rules)
         self._v4_table = NBYTES_V4
         self._v4_split = split_addpath if IPV4_UNICAST in ctx.addpath_rx else split
 
@@ -297,6 +331,7 @@ class UpdateDecoder:
 
     def clear(self) -> None:
         self._blocks.clear()
+        self._known.clear()
 
     def parse(self, block: bytes) -> ParsedBlock:
         """Parse and validate an attribute block (RFC 7606), interning its set."""
@@ -305,11 +340,30 @@ class UpdateDecoder:
             parsed.attrs = self.interner.intern(parsed.attrs)
         return parsed
 
-    def _entry(self, block: bytes) -> Entry:
+    def fill(self, entry: Entry) -> AttrSet:
+        """Check a filed block and decode its values (RFC 7606); sets and returns
+        ``entry.attrs``. A block whose every attribute is known and valid is checked and
+        decoded in one walk, its attributes shared with the session's other sets."""
+        block = entry.block
+        fast = self._known.scan(block)
+        if fast is None:
+            parsed = self.parse(block)
+            attrs = parsed.attrs
+            if parsed.errors:
+                entry.checked = (parsed.errors, parsed.disposition)
+        else:
+            attrs = AttrSet(block, fast[0], fast[1])
+            if self.interner is not None:
+                attrs = self.interner.intern(attrs)
+        entry.attrs = attrs
+        return attrs
+
+    def _entry(self, block: bytes) -> Entry | ParsedBlock:
         """The cache entry of a block not seen before. A block with no MP attribute is filed
-        unparsed; one with an MP attribute is parsed now and not filed, since its prefixes
-        differ from one UPDATE to the next. One with an unrecognized well-known attribute
-        is parsed now, which raises the NOTIFICATION it calls for."""
+        unparsed; one with an MP attribute is parsed now and its ParsedBlock returned, not
+        filed, since its prefixes differ from one UPDATE to the next. One with an
+        unrecognized well-known attribute is parsed now, which raises the NOTIFICATION it
+        calls for."""
         i = 0
         n = len(block) - 2
         while i < n:
@@ -321,7 +375,7 @@ class UpdateDecoder:
             ):
                 # prefixes to split now, or an unrecognized well-known attribute: a session
                 # reset (RFC 7606 keeps RFC 4271's 3/2), which decode() must raise itself
-                return Entry(block, None, self.parse(block))
+                return self.parse(block)
             if block[i] & c.FLAG_EXTENDED:
                 if i + 3 > n + 1:
                     break
@@ -372,17 +426,19 @@ class UpdateDecoder:
                 ve = vs + data[ab + 2]
             if ve <= ae and flags & 0xC0 == c.FLAG_OPTIONAL:
                 rest = data[ve:ae]
-                entry = blocks.get(rest) or self._entry(rest)
-                parsed = entry.parsed
-                if parsed is None or (parsed.reach is None and parsed.unreach is None):
+                found = blocks.get(rest) or self._entry(rest)
+                if isinstance(found, Entry):  # else the rest holds an MP attribute too: see below
                     if code == c.MP_REACH_NLRI:
                         reach = self._reach(data[vs:ve])
-                        return Update(withdrawn, nlri, entry, reach, None, (0, flags, -1, c.FLAG_OPTIONAL))
+                        return Update(withdrawn, nlri, found, reach, None, (0, flags, -1, c.FLAG_OPTIONAL))
                     unreach = self._unreach(data[vs:ve])
-                    return Update(withdrawn, nlri, entry, None, unreach, (-1, c.FLAG_OPTIONAL, 0, flags))
-        entry = self._entry(block)
-        parsed = entry.parsed
-        if parsed is None or (parsed.reach is None and parsed.unreach is None):
+                    return Update(withdrawn, nlri, found, None, unreach, (-1, c.FLAG_OPTIONAL, 0, flags))
+        found = self._entry(block)
+        if isinstance(found, Entry):
+            return Update(withdrawn, nlri, found)
+        parsed = found
+        entry = Entry.of(block, parsed)
+        if parsed.reach is None and parsed.unreach is None:
             return Update(withdrawn, nlri, entry)
         layout = (parsed.reach_pos, parsed.reach_flags, parsed.unreach_pos, parsed.unreach_flags)
         return Update(

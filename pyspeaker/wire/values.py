@@ -7,9 +7,12 @@ the wire bytes and decodes a value only when something asks for it.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass
-from struct import unpack_from
+from struct import Struct, unpack_from
+from typing import Any, Final
 
+from . import constants as c
 from .constants import AS_CONFED_SEQUENCE, AS_CONFED_SET, AS_SEQUENCE, AS_SET, AS_TRANS
 from .errors import EncodeError
 
@@ -21,6 +24,12 @@ _SEGMENT_NAMES = {
     AS_CONFED_SEQUENCE: "confed-sequence",
     AS_CONFED_SET: "confed-set",
 }
+
+
+# Precomputed big-endian unpackers of 0..255 32-bit words (an f-string format per call
+# costs as much as the unpacking itself).
+WORDS: Final = tuple(Struct(f">{n}I") for n in range(256))
+_HALVES: Final = tuple(Struct(f">{n}H") for n in range(256))
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,10 +120,82 @@ def decode_as_path(value: bytes, asn_len: int) -> AsPath | None:
         j = i + 2 + count * asn_len
         if j > end:
             return None
-        asns = unpack_from(f">{count}I" if asn_len == 4 else f">{count}H", value, i + 2)
+        asns = (WORDS if asn_len == 4 else _HALVES)[count].unpack_from(value, i + 2)
         segs.append((seg_type, asns))
         i = j
     return AsPath(tuple(segs))
+
+
+def words(value: bytes, start: int, count: int) -> tuple[int, ...]:
+    """``count`` big-endian 32-bit words of ``value`` from ``start``."""
+    if count < 256:
+        out: tuple[int, ...] = WORDS[count].unpack_from(value, start)
+        return out
+    return unpack_from(f">{count}I", value, start)
+
+
+EMPTY_PATH: Final = AsPath()
+
+
+def as_path_value(value: bytes) -> AsPath:
+    """The AS_PATH of a 4-octet attribute value already checked (a malformed one reads as
+    the empty path)."""
+    n = len(value)
+    if n > 2 and value[0] == AS_SEQUENCE and n == 2 + 4 * value[1]:
+        # one AS_SEQUENCE, the usual case
+        return AsPath(((AS_SEQUENCE, WORDS[value[1]].unpack_from(value, 2)),))
+    return decode_as_path(value, 4) or EMPTY_PATH
+
+
+def _origin_value(value: bytes) -> int:
+    return value[0]
+
+
+def _u32_value(value: bytes) -> int:
+    return int.from_bytes(value, "big")
+
+
+def _true(value: bytes) -> bool:
+    return True
+
+
+def _aggregator_value(value: bytes) -> Aggregator:
+    return Aggregator(int.from_bytes(value[:4], "big"), IPv4(value[4:]))
+
+
+def _communities_value(value: bytes) -> tuple[int, ...]:
+    return words(value, 0, len(value) >> 2)
+
+
+def _ids_value(value: bytes) -> tuple[ipaddress.IPv4Address, ...]:
+    return tuple(IPv4(value[i : i + 4]) for i in range(0, len(value), 4))
+
+
+def _ext_communities_value(value: bytes) -> tuple[bytes, ...]:
+    return tuple(value[k : k + 8] for k in range(0, len(value), 8))
+
+
+def _large_communities_value(value: bytes) -> tuple[tuple[int, int, int], ...]:
+    each = iter(words(value, 0, len(value) >> 2))
+    return tuple(zip(each, each, each, strict=True))
+
+
+# type code -> (name in AttrSet.values(), decoder of a checked value in canonical
+# 4-octet form). One table for every path that decodes attribute values.
+VALUE_DECODERS: Final[dict[int, tuple[str, Callable[[bytes], Any]]]] = {
+    c.ORIGIN: ("origin", _origin_value),
+    c.AS_PATH: ("as_path", as_path_value),
+    c.NEXT_HOP: ("next_hop", IPv4),
+    c.MULTI_EXIT_DISC: ("med", _u32_value),
+    c.LOCAL_PREF: ("local_pref", _u32_value),
+    c.ATOMIC_AGGREGATE: ("atomic_aggregate", _true),
+    c.AGGREGATOR: ("aggregator", _aggregator_value),
+    c.COMMUNITIES: ("communities", _communities_value),
+    c.ORIGINATOR_ID: ("originator_id", IPv4),
+    c.CLUSTER_LIST: ("cluster_list", _ids_value),
+    c.EXTENDED_COMMUNITIES: ("ext_communities", _ext_communities_value),
+    c.LARGE_COMMUNITY: ("large_communities", _large_communities_value),
+}
 
 
 def encode_as_path(path: AsPath, asn_len: int = 4) -> bytes:

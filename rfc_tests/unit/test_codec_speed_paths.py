@@ -1,0 +1,129 @@
+"""The codec's fast paths agree with the plain ones they stand in for.
+
+- :class:`~pyspeaker.wire.attrcache.AttrCache` (check and decode a set in one walk, sharing
+  attributes between sets) accepts exactly the blocks :func:`fast_scan` accepts, with the
+  same mandatory bits, and gives the values :meth:`AttrSet.values` decodes from the bytes,
+  whatever the cache already holds.
+- :func:`prefix.texts` writes what :func:`prefix.to_text` writes (and, for IPv4,
+  :mod:`ipaddress`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import struct
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pyspeaker.wire import AsPath, Context, UpdateDecoder, prefix
+from pyspeaker.wire.attrcache import AttrCache
+from pyspeaker.wire.attrs import AttrSet, _decode_values, parse_block
+from pyspeaker.wire.validate import fast_rules, fast_scan
+from rfc_tests.conftest import EXT, OPT, OPT_TRANS, PARTIAL, WK
+from rfc_tests.unit.strategies import as_paths, attribute_pieces, v4_nets, v6_nets, valid_updates
+
+PROPS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+CONTEXTS = [Context(), Context(ibgp=False), Context(asn4=False)]
+KNOWN = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 14, 15, 16, 17, 18, 32]
+
+
+def _path(path: AsPath) -> bytes:
+    return b"".join(bytes((t, len(a))) + struct.pack(f"!{len(a)}I", *a) for t, a in path.segments)
+
+
+def _words(n: int) -> st.SearchStrategy[bytes]:
+    return st.lists(st.integers(0, 0xFFFFFFFF), min_size=n, max_size=n).map(lambda w: struct.pack(f"!{len(w)}I", *w))
+
+
+# values near the rules' edges: right and wrong lengths, one-segment paths and others
+values = st.one_of(
+    st.binary(max_size=14),
+    st.sampled_from([b"", b"\x00", b"\x02", b"\x03", b"\x00\x00\x00\x00", b"\xe0\x00\x00\x01", b"\x0a\x00\x00\x01"]),
+    as_paths.map(_path),
+    st.integers(0, 6).flatmap(lambda n: _words(n).map(lambda w: bytes((2, n)) + w)),
+    st.integers(0, 6).flatmap(_words),
+    st.binary(min_size=8, max_size=8),
+    st.binary(min_size=12, max_size=12),
+)
+
+
+@st.composite
+def any_attribute(draw: st.DrawFn) -> bytes:
+    code = draw(st.sampled_from([*KNOWN, 11, 99, 255]))
+    flags = draw(
+        st.sampled_from([WK, OPT, OPT_TRANS, OPT_TRANS | PARTIAL, WK | PARTIAL, 0, OPT | PARTIAL]) | st.integers(0, 255)
+    )
+    value = draw(values)
+    if draw(st.booleans()) or len(value) > 255:
+        return bytes((flags | EXT, code)) + len(value).to_bytes(2, "big") + value
+    return bytes((flags & ~EXT, code, len(value))) + value
+
+
+@st.composite
+def blocks(draw: st.DrawFn) -> bytes:
+    pieces = draw(st.lists(any_attribute(), max_size=6)) + draw(attribute_pieces())
+    pieces = draw(st.permutations(pieces))[: draw(st.integers(0, len(pieces)))]
+    if pieces and draw(st.booleans()):
+        pieces.append(draw(st.sampled_from(pieces)))  # a repeated attribute
+    block = b"".join(pieces)
+    if block and draw(st.integers(0, 4)) == 0:
+        block = block[: draw(st.integers(0, len(block) - 1))]  # cut short anywhere
+    return block
+
+
+def _same_as_plain(cache: AttrCache, block: bytes, ctx: Context) -> None:
+    got = cache.scan(block)
+    want = fast_scan(block, fast_rules(ctx))
+    assert (got is None) == (want is None), (block.hex(), got, want)
+    if got is not None:
+        assert got[0] == want
+        assert got[1] == _decode_values(AttrSet(block))
+        assert parse_block(block, ctx).attrs.raw == block
+
+
+@PROPS
+@given(st.lists(blocks(), min_size=1, max_size=6), st.integers(1, 8))
+def test_attr_cache_agrees_with_fast_scan(many: list[bytes], limit: int) -> None:
+    for ctx in CONTEXTS:
+        shared = AttrCache(fast_rules(ctx), limit=limit)  # small: it starts afresh often
+        for block in many + many:
+            _same_as_plain(shared, block, ctx)
+            _same_as_plain(AttrCache(fast_rules(ctx)), block, ctx)
+
+
+def test_attr_cache_shares_values_and_stays_bounded() -> None:
+    ctx = Context()
+    cache = AttrCache(fast_rules(ctx), limit=4)
+    a = bytes.fromhex("400101004002060201000000014003040a000001")
+    b = bytes.fromhex("400101004002060201000000024003040a000001")
+    one, two = cache.scan(a), cache.scan(b)
+    assert one is not None and two is not None
+    assert one[1]["next_hop"] is two[1]["next_hop"]  # the same attribute bytes, one value
+    assert one[1]["as_path"] == AsPath.sequence(1) and two[1]["as_path"] == AsPath.sequence(2)
+    assert len(cache) <= 4
+
+
+@PROPS
+@given(valid_updates(), st.sampled_from(CONTEXTS))
+def test_decoded_values_match_the_attribute_bytes(msg: bytes, ctx: Context) -> None:
+    dec = UpdateDecoder(ctx)
+    for _ in range(2):  # the second time from the decoder's caches
+        u = dec.decode(msg)
+        if u.attrs is not None:
+            assert u.attrs.values() == _decode_values(AttrSet(u.attrs.raw))
+            assert u.errors == UpdateDecoder(ctx).decode(msg).errors
+
+
+@PROPS
+@given(st.lists(v4_nets, max_size=40), st.lists(v6_nets, max_size=40))
+def test_texts_match_to_text_and_ipaddress(v4: list[ipaddress.IPv4Network], v6: list[ipaddress.IPv6Network]) -> None:
+    wire4 = [prefix.from_network(n) for n in v4]
+    assert prefix.texts(wire4, 4) == [prefix.to_text(p, 4) for p in wire4] == [str(n) for n in v4]
+    wire6 = [prefix.from_network(n) for n in v6]  # (inet_ntop writes ::1:0 as ::0.1.0.0)
+    assert prefix.texts(wire6, 16) == [prefix.to_text(p, 16) for p in wire6]
+
+
+def test_texts_every_ipv4_length() -> None:
+    nets = [ipaddress.IPv4Network((0xC6336401 >> (32 - n) << (32 - n) if n else 0, n)) for n in range(33)]
+    assert prefix.texts([prefix.from_network(n) for n in nets], 4) == [str(n) for n in nets]
