@@ -27,26 +27,47 @@ _MANDATORY_NAMES = ((1, "ORIGIN"), (2, "AS_PATH"), (4, "NEXT_HOP"))
 _CLEAN: tuple[tuple[AttrError, ...], Disposition | None] = ((), None)
 
 
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+NextHops = dict[bytes, tuple[Address, ...]]
+_NEXT_HOPS_LIMIT = 1024  # distinct next hops a decoder keeps decoded; it starts afresh beyond
+
+
+def _addresses(nh: bytes) -> tuple[Address, ...]:
+    if len(nh) == 4:
+        return (ipaddress.IPv4Address(nh),)
+    if len(nh) == 16:
+        return (ipaddress.IPv6Address(nh),)
+    if len(nh) == 32:
+        return (ipaddress.IPv6Address(nh[:16]), ipaddress.IPv6Address(nh[16:]))
+    return ()
+
+
 class MpReach:
-    """The MP_REACH_NLRI of one UPDATE: family, next hop (raw) and wire-form prefixes."""
+    """The MP_REACH_NLRI of one UPDATE: family, next hop (raw) and wire-form prefixes.
+    ``known`` is the decoding session's table of next hops already turned into addresses
+    (a session has few), shared by its UPDATEs."""
 
-    __slots__ = ("family", "next_hop", "prefixes")
+    __slots__ = ("_known", "family", "next_hop", "prefixes")
 
-    def __init__(self, fam: Family, next_hop: bytes, prefixes: list[bytes]) -> None:
+    def __init__(self, fam: Family, next_hop: bytes, prefixes: list[bytes], known: NextHops | None = None) -> None:
         self.family = fam
         self.next_hop = next_hop
         self.prefixes = prefixes
+        self._known = known
 
-    def next_hops(self) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    def next_hops(self) -> list[Address]:
         """The next hop addresses: one, or global + link-local for a 32-octet IPv6 next hop."""
         nh = self.next_hop
-        if len(nh) == 4:
-            return [ipaddress.IPv4Address(nh)]
-        if len(nh) == 16:
-            return [ipaddress.IPv6Address(nh)]
-        if len(nh) == 32:
-            return [ipaddress.IPv6Address(nh[:16]), ipaddress.IPv6Address(nh[16:])]
-        return []
+        known = self._known
+        if known is None:
+            return list(_addresses(nh))
+        hops = known.get(nh)
+        if hops is None:
+            hops = _addresses(nh)
+            if len(known) >= _NEXT_HOPS_LIMIT:
+                known.clear()
+            known[nh] = hops
+        return list(hops)
 
 
 Checked = tuple[tuple[AttrError, ...], Disposition | None]
@@ -310,7 +331,9 @@ class UpdateDecoder:
     __slots__ = (
         "_blocks",
         "_known",
+        "_next_hops",
         "_rules",
+        "_v4_inline",
         "_v4_split",
         "_v4_table",
         "ctx",
@@ -323,8 +346,10 @@ class UpdateDecoder:
         self._blocks: dict[bytes, Entry] = {}
         self._rules = fast_rules(ctx)
         self._known = AttrCache(self._rules)
+        self._next_hops: NextHops = {}
         self._v4_table = NBYTES_V4
         self._v4_split = split_addpath if IPV4_UNICAST in ctx.addpath_rx else split
+        self._v4_inline = self._v4_split is split
 
     def __len__(self) -> int:
         return len(self._blocks)
@@ -332,6 +357,7 @@ class UpdateDecoder:
     def clear(self) -> None:
         self._blocks.clear()
         self._known.clear()
+        self._next_hops.clear()
 
     def parse(self, block: bytes) -> ParsedBlock:
         """Parse and validate an attribute block (RFC 7606), interning its set."""
@@ -404,7 +430,20 @@ class UpdateDecoder:
             raise NotificationError(3, 1, b"", "total path attribute length overruns the message")
         try:
             withdrawn = self._v4_split(data, i + 2, we, self._v4_table) if we > i + 2 else _EMPTY
-            nlri = self._v4_split(data, ae, end, self._v4_table) if end > ae else _EMPTY
+            if end == ae:
+                nlri = _EMPTY
+            elif self._v4_inline:
+                # split() inlined: a call costs as much as splitting an UPDATE's few prefixes
+                nlri = []
+                k = ae
+                while k < end:
+                    j = k + 1 + NBYTES_V4[data[k]]
+                    nlri.append(data[k:j])
+                    k = j
+                if k != end:
+                    raise PrefixError(f"NLRI does not split into prefixes (at offset {ae})")
+            else:
+                nlri = self._v4_split(data, ae, end, self._v4_table)
         except PrefixError as exc:
             raise NotificationError(3, 10, b"", str(exc)) from None
         if ae == ab:
@@ -474,7 +513,7 @@ class UpdateDecoder:
             prefixes = splitter(value, nlri_start, n, TABLES[codec.max_bits])
         except PrefixError as exc:
             raise NotificationError(3, 9, _attr(c.MP_REACH_NLRI, value), f"MP_REACH_NLRI: {exc}") from None
-        return MpReach(fam, next_hop, prefixes)
+        return MpReach(fam, next_hop, prefixes, self._next_hops)
 
     def _unreach(self, value: bytes) -> tuple[Family, list[bytes]]:
         n = len(value)

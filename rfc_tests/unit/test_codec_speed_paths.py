@@ -6,6 +6,7 @@
   whatever the cache already holds.
 - :func:`prefix.texts` writes what :func:`prefix.to_text` writes (and, for IPv4,
   :mod:`ipaddress`).
+- The decoder's shared next hops and inlined NLRI split give what the plain code gives.
 """
 
 from __future__ import annotations
@@ -127,3 +128,40 @@ def test_texts_match_to_text_and_ipaddress(v4: list[ipaddress.IPv4Network], v6: 
 def test_texts_every_ipv4_length() -> None:
     nets = [ipaddress.IPv4Network((0xC6336401 >> (32 - n) << (32 - n) if n else 0, n)) for n in range(33)]
     assert prefix.texts([prefix.from_network(n) for n in nets], 4) == [str(n) for n in nets]
+
+
+def test_next_hops_are_shared_but_each_call_gets_its_own_list() -> None:
+    nh = bytes.fromhex("20010db8000000000000000000000001fe800000000000000000000000000001")
+    value = struct.pack("!HBB", 2, 1, 32) + nh + b"\x00" + b"\x30\x20\x01\x0d\xb8\x00\x01"
+    attrs = bytes((OPT | EXT, 14)) + len(value).to_bytes(2, "big") + value
+    attrs += bytes.fromhex("400101004002 00")  # ORIGIN, empty AS_PATH
+    body = b"\x00\x00" + len(attrs).to_bytes(2, "big") + attrs
+    msg = b"\xff" * 16 + (19 + len(body)).to_bytes(2, "big") + b"\x02" + body
+    dec = UpdateDecoder(Context())
+    one, two = dec.decode(msg).reach, dec.decode(msg).reach
+    assert one is not None and two is not None
+    first, second = one.next_hops(), two.next_hops()
+    assert first == second == [ipaddress.IPv6Address("2001:db8::1"), ipaddress.IPv6Address("fe80::1")]
+    assert first is not second
+    first.clear()
+    assert two.next_hops() == second
+
+
+@PROPS
+@given(st.lists(v4_nets, max_size=30), st.integers(0, 5))
+def test_inlined_nlri_split_matches_split(nets: list[ipaddress.IPv4Network], cut: int) -> None:
+    nlri = b"".join(prefix.from_network(n) for n in nets)
+    if cut and nlri:
+        nlri = nlri[: max(0, len(nlri) - cut)]
+    attrs = bytes.fromhex("40010100400200400304c0000201")
+    body = b"\x00\x00" + len(attrs).to_bytes(2, "big") + attrs + nlri
+    msg = b"\xff" * 16 + (19 + len(body)).to_bytes(2, "big") + b"\x02" + body
+    try:
+        want: list[bytes] | None = prefix.split(nlri, 0, len(nlri), prefix.NBYTES_V4)
+    except prefix.PrefixError:
+        want = None
+    try:
+        got: list[bytes] | None = UpdateDecoder(Context()).decode(msg).nlri
+    except Exception:
+        got = None
+    assert got == want
