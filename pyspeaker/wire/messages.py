@@ -57,10 +57,12 @@ class Decoder:
         size = len(data)
         max_len = self.ctx.max_message_len
         update = self.updates.decode
+        marker = c.MARKER
         while pos < size:
             if size - pos >= 19 and data[pos + 18] == c.UPDATE:
-                end = pos + ((data[pos + 16] << 8) | data[pos + 17])
-                if 23 <= end - pos <= max_len and end <= size and data[pos : pos + 16] == c.MARKER:
+                length = (data[pos + 16] << 8) | data[pos + 17]
+                end = pos + length
+                if 23 <= length <= max_len and end <= size and data[pos : pos + 16] == marker:
                     yield update(data, pos, end)
                     pos = end
                     continue

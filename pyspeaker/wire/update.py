@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Final
 
 from . import constants as c
 from .attrcache import AttrCache
@@ -25,6 +25,11 @@ from .validate import fast_rules
 _EMPTY: list[bytes] = []
 _MANDATORY_NAMES = ((1, "ORIGIN"), (2, "AS_PATH"), (4, "NEXT_HOP"))
 _CLEAN: tuple[tuple[AttrError, ...], Disposition | None] = ((), None)
+# Attribute type codes a new block is looked at for (in UpdateDecoder._entry): the MP
+# attributes, and the codes this codec does not know (an error if well-known).
+_LOOK: Final = tuple(
+    code in (c.MP_REACH_NLRI, c.MP_UNREACH_NLRI) or code not in c.EXPECTED_FLAGS for code in range(256)
+)
 
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -102,7 +107,6 @@ class Entry:
         if attrs is None:
             assert self.owner is not None
             attrs = self.owner.fill(self)
-            self.owner = None
         return attrs
 
 
@@ -173,7 +177,9 @@ class Update:
         else:
             attrs = entry.attrs
             if attrs is None:
-                attrs = entry.get()
+                owner = entry.owner
+                assert owner is not None
+                attrs = owner.fill(entry)
             checked = entry.checked
             mandatory = attrs.mandatory
             if mandatory != HAS_ALL and (self.nlri or (self.reach is not None and self.reach.prefixes)):
@@ -188,8 +194,10 @@ class Update:
         entry = self._entry
         if entry is not None:
             attrs = entry.attrs
-            if attrs is not None and attrs.mandatory == HAS_ALL:
-                return entry.checked[0]  # a set checked before with every mandatory attribute
+            if attrs is not None and (
+                attrs.mandatory == HAS_ALL or (attrs.mandatory == HAS_ORIGIN_AS_PATH and not self.nlri)
+            ):
+                return entry.checked[0]  # a set checked before, no mandatory attribute missing
         return self._check()[0]
 
     @property
@@ -197,8 +205,10 @@ class Update:
         entry = self._entry
         if entry is not None:
             attrs = entry.attrs
-            if attrs is not None and attrs.mandatory == HAS_ALL:
-                return entry.checked[1]  # a set checked before with every mandatory attribute
+            if attrs is not None and (
+                attrs.mandatory == HAS_ALL or (attrs.mandatory == HAS_ORIGIN_AS_PATH and not self.nlri)
+            ):
+                return entry.checked[1]  # a set checked before, no mandatory attribute missing
         return self._check()[1]
 
     # -- what the UPDATE means, per family ---------------------------------------------
@@ -371,33 +381,35 @@ class UpdateDecoder:
         ``entry.attrs``. A block whose every attribute is known and valid is checked and
         decoded in one walk, its attributes shared with the session's other sets."""
         block = entry.block
-        fast = self._known.scan(block)
-        if fast is None:
+        attrs = self._checked_set(block)
+        if attrs is None:
             parsed = self.parse(block)
             attrs = parsed.attrs
             if parsed.errors:
                 entry.checked = (parsed.errors, parsed.disposition)
-        else:
-            attrs = AttrSet(block, fast[0], fast[1])
-            if self.interner is not None:
-                attrs = self.interner.intern(attrs)
         entry.attrs = attrs
+        entry.owner = None
         return attrs
+
+    def _checked_set(self, block: bytes) -> AttrSet | None:
+        """The interned set of a block whose every attribute is known and valid, checked
+        and decoded in one walk; None if the block needs the full parse."""
+        fast = self._known.scan(block)
+        if fast is None:
+            return None
+        attrs = AttrSet(block, fast[0], fast[1])
+        return attrs if self.interner is None else self.interner.intern(attrs)
 
     def _entry(self, block: bytes) -> Entry | ParsedBlock:
         """The cache entry of a block not seen before. A block with no MP attribute is filed
-        unparsed; one with an MP attribute is parsed now and its ParsedBlock returned, not
-        filed, since its prefixes differ from one UPDATE to the next. One with an
-        unrecognized well-known attribute is parsed now, which raises the NOTIFICATION it
-        calls for."""
+        unparsed; one with an MP attribute is parsed now and its ParsedBlock returned, not filed,
+        since its prefixes differ from one UPDATE to the next. One with an unrecognized
+        well-known attribute is parsed now, which raises the NOTIFICATION it calls for."""
         i = 0
         n = len(block) - 2
         while i < n:
-            code = block[i + 1]
-            if (
-                code == c.MP_REACH_NLRI
-                or code == c.MP_UNREACH_NLRI
-                or (not block[i] & c.FLAG_OPTIONAL and code not in c.EXPECTED_FLAGS)
+            if _LOOK[block[i + 1]] and (
+                block[i + 1] in (c.MP_REACH_NLRI, c.MP_UNREACH_NLRI) or not block[i] & c.FLAG_OPTIONAL
             ):
                 # prefixes to split now, or an unrecognized well-known attribute: a session
                 # reset (RFC 7606 keeps RFC 4271's 3/2), which decode() must raise itself
