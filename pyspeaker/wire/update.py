@@ -340,6 +340,7 @@ class UpdateDecoder:
 
     __slots__ = (
         "_blocks",
+        "_eager",
         "_known",
         "_next_hops",
         "_rules",
@@ -356,6 +357,7 @@ class UpdateDecoder:
         self._blocks: dict[bytes, Entry] = {}
         self._rules = fast_rules(ctx)
         self._known = AttrCache(self._rules)
+        self._eager = False  # True once something asked for a set's attributes, errors or disposition
         self._next_hops: NextHops = {}
         self._v4_table = NBYTES_V4
         self._v4_split = split_addpath if IPV4_UNICAST in ctx.addpath_rx else split
@@ -379,7 +381,12 @@ class UpdateDecoder:
     def fill(self, entry: Entry) -> AttrSet:
         """Check a filed block and decode its values (RFC 7606); sets and returns
         ``entry.attrs``. A block whose every attribute is known and valid is checked and
-        decoded in one walk, its attributes shared with the session's other sets."""
+        decoded in one walk, its attributes shared with the session's other sets.
+
+        The first call also makes the decoder check and decode every new block as it
+        files it: a session whose UPDATEs are looked at once is looked at throughout (a
+        RIB needs every set), and one walk of a new block then does what two did."""
+        self._eager = True
         block = entry.block
         attrs = self._checked_set(block)
         if attrs is None:
@@ -402,9 +409,15 @@ class UpdateDecoder:
 
     def _entry(self, block: bytes) -> Entry | ParsedBlock:
         """The cache entry of a block not seen before. A block with no MP attribute is filed
-        unparsed; one with an MP attribute is parsed now and its ParsedBlock returned, not filed,
+        unparsed (checked and decoded already once the decoder is eager, see :meth:`fill`);
+        one with an MP attribute is parsed now and its ParsedBlock returned, not filed,
         since its prefixes differ from one UPDATE to the next. One with an unrecognized
         well-known attribute is parsed now, which raises the NOTIFICATION it calls for."""
+        if self._eager:
+            attrs = self._checked_set(block)
+            if attrs is not None:  # known and valid attributes only: checked and decoded now
+                entry = self._blocks[block] = Entry(block, None, attrs)
+                return entry
         i = 0
         n = len(block) - 2
         while i < n:

@@ -165,3 +165,36 @@ def test_inlined_nlri_split_matches_split(nets: list[ipaddress.IPv4Network], cut
     except Exception:
         got = None
     assert got == want
+
+
+def _update(block: bytes, nlri: bytes = b"\x18\x0a\x00\x01") -> bytes:
+    body = b"\x00\x00" + len(block).to_bytes(2, "big") + block + nlri
+    return b"\xff" * 16 + (19 + len(body)).to_bytes(2, "big") + b"\x02" + body
+
+
+def _outcome(dec: UpdateDecoder, msg: bytes) -> object:
+    try:
+        u = dec.decode(msg)
+    except Exception as exc:
+        return type(exc), str(exc)
+    attrs = u.attrs
+    return (
+        u.errors,
+        u.disposition,
+        attrs.raw if attrs is not None else None,
+        attrs.values() if attrs is not None else None,
+        u.nlri,
+        u.announced(),
+        u.withdrawals(),
+    )
+
+
+@PROPS
+@given(st.lists(blocks() | valid_updates(), min_size=2, max_size=8), st.sampled_from(CONTEXTS))
+def test_an_eager_decoder_decodes_like_a_fresh_one(items: list[bytes], ctx: Context) -> None:
+    """Once a set has been looked at, the decoder checks and decodes new blocks as it files
+    them: what every UPDATE then says is what a fresh, lazy decoder says of it."""
+    msgs = [m if m.startswith(b"\xff" * 16) else _update(m) for m in items]
+    eager = UpdateDecoder(ctx)
+    for msg in msgs + msgs:
+        assert _outcome(eager, msg) == _outcome(UpdateDecoder(ctx), msg)
