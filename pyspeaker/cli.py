@@ -3,9 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
 from . import __version__
+
+# Modules that add command groups: each has ``register(sub)``, which adds its sub-parsers and
+# sets ``handler=`` (a function of the parsed arguments returning the exit status) on each.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
+def group(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help: str
+) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+    """The sub-commands of ``pyspeaker NAME`` (made on first use), for command groups that
+    several modules add to, e.g. ``group(sub, "check", ...).add_parser("gr")``."""
+    made = sub.choices.get(name)
+    if made is None:
+        made = sub.add_parser(name, help=help)
+        made.set_defaults(_group=made.add_subparsers(dest=f"{name}_command", required=True))
+    action: argparse._SubParsersAction[argparse.ArgumentParser] = made.get_default("_group")
+    return action
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,11 +43,17 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="encode and decode a generated table and show the speed")
     demo.add_argument("--prefixes", type=int, default=200_000, help="IPv4 prefixes to generate (default 200000)")
     demo.add_argument("--seed", type=int, default=1)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is not None:
+        status: int = handler(args)
+        return status
     if args.command == "run":
         from .logs import setup
         from .run import main_run
