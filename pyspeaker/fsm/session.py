@@ -90,6 +90,8 @@ class Session:
         self._peer_open: Open | None = None
         self._keepalive_interval = 0
         self._established_at: float | None = None
+        # messages received by type code, counted as they are framed (the shell's counters)
+        self.counts: dict[int, int] | None = None
 
     # -- what the shell reads ------------------------------------------------------------------
     @property
@@ -306,6 +308,8 @@ class Session:
 
     def _on_message(self, msg_type: int, data: bytes, start: int, end: int, now: float) -> None:
         kind = _MESSAGE_INPUT[msg_type]
+        if self.counts is not None:
+            self.counts[msg_type] += 1
         if kind is Input.OPEN and self._timers.running(Timer.DELAY_OPEN):
             kind = Input.OPEN_DELAYED
         if self._trace is not None:

@@ -8,6 +8,7 @@ import asyncio
 import ipaddress
 import logging
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
@@ -18,6 +19,7 @@ from ..wire.family import Family
 from ..wire.notification import CEASE, CEASE_COLLISION, CEASE_MAX_PREFIXES, Notification
 from .backoff import Backoff
 from .sockopts import set_md5, set_ttl_security
+from .stats import OutCounter, PeerStats
 
 log = logging.getLogger("pyspeaker.peer")
 
@@ -51,6 +53,8 @@ class _Link(asyncio.Protocol):
         self.paused = False
         self.closed = False
         self.discarded = False  # replaced by another connection before it was made: never speaks
+        session.counts = runner.stats.received  # per-neighbor counters
+        self.sent = OutCounter(runner.stats.sent)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's TCP transports have the asyncio.Transport methods but are not subclasses
@@ -90,6 +94,7 @@ class _Link(asyncio.Protocol):
 
     def write(self, data: bytes) -> None:
         if self.transport is not None and not self.closed:
+            self.sent.feed(data)
             self.transport.write(data)
 
     def close(self) -> None:
@@ -133,6 +138,7 @@ class PeerRunner:
         self.address = transport.address
         self.on_drain: Callable[[PeerRunner], None] | None = None
         self.dynamic = False  # made for a connection from a listen range
+        self.stats = PeerStats()
 
     def now(self) -> float:
         return self.loop.time()
@@ -198,6 +204,7 @@ class PeerRunner:
         """Encoded UPDATEs from the routing core, written as they are (Established only)."""
         link = self.link
         if link is not None and link.transport is not None and self.session.state is ft.State.ESTABLISHED:
+            link.sent.feed(data)
             link.transport.write(data)
 
     def backlog(self) -> int:
@@ -310,6 +317,7 @@ class PeerRunner:
             self._connect_task = None
             delay = self.backoff.next_delay()
             self.log.info("%s: connect failed: %s; next try in %.1f s", self.where.address, exc.strerror or exc, delay)
+            self.stats.error(f"connect failed: {exc.strerror or exc}", time.time())
             self.session.next_connect_retry(delay)
             self.session.connection_failed(self.now())
             self.pump(None)
@@ -396,10 +404,12 @@ class PeerRunner:
             if event.new is ft.State.OPEN_CONFIRM and self.spare is not None:
                 self._resolve_collision()
         elif isinstance(event, ft.SessionUp):
+            self.stats.up(time.time())
             self.backoff.reset()
             session.next_connect_retry(self.where.connect_retry)
             self.prefixes.clear()
         elif isinstance(event, ft.SessionDown):
+            self.stats.down(event.reason, event.sent, event.received, event.was_established, time.time())
             self.prefixes.clear()
             if session is self.session:
                 # ConnectRetry backs off, with jitter, until a session comes up again
