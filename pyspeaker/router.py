@@ -332,7 +332,13 @@ class Router:
             if st.stale.get(eor):
                 n = len(st.stale[eor])
                 self._remove_stale(st, [eor])
-                log.info("%s: End-of-RIB for %s: %d stale routes withdrawn", source.address, eor, n)
+                log.info(
+                    "%s: End-of-RIB for %s: %d stale routes withdrawn",
+                    source.address,
+                    eor,
+                    n,
+                    extra={"peer": source.address},
+                )
             return
         for fam, prefixes in update.withdrawals().items():
             adj = st.adj_in.get(fam)
@@ -367,7 +373,9 @@ class Router:
                 why = path.loop = self._loop(path)
             if why:
                 self._refuse(st, fam, prefixes)
-                log.debug("%s: %d prefixes ignored: %s", source.address, len(prefixes), why)
+                log.debug(
+                    "%s: %d prefixes ignored: %s", source.address, len(prefixes), why, extra={"peer": source.address}
+                )
                 continue
             loc = self.locs[fam]
             dirty = self.dirty[fam]

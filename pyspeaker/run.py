@@ -54,6 +54,9 @@ async def _main(config: Config) -> int:
     except OSError as exc:
         print(f"pyspeaker: {exc.strerror or exc}", file=sys.stderr)
         return 1
+    except RuntimeError as exc:  # e.g. [metrics] without prometheus-client installed
+        print(f"pyspeaker: {exc}", file=sys.stderr)
+        return 1
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     graceful = asyncio.Event()

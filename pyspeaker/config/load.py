@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from ..rib.policy import ACCEPT, ACCEPT_ALL, REJECT, REJECT_ALL, Policy, PrefixMatch, Term
 from ..wire.family import CODECS, Family
-from .schema import Config, GlobalConfig, IPAddress, ListenRange, NeighborConfig
+from .schema import Config, GlobalConfig, IPAddress, ListenRange, MetricsConfig, NeighborConfig
 
 T = TypeVar("T")
 
@@ -423,6 +423,7 @@ def parse(text: str, source: str) -> Config:
         seen[n.address] = index
         neighbors.append(n)
     ranges = _listen_ranges(r, doc.pop("listen_range", []), policies)
+    metrics = _metrics(r, doc.pop("metrics", None))
     if gconf is not None:
         for kind, items in (
             ("neighbor", [(i, n) for i, n in enumerate(neighbors)]),
@@ -432,10 +433,47 @@ def parse(text: str, source: str) -> Config:
                 if n.rr_client and n.remote_as != gconf.asn:
                     r.bad(f"{kind}[{i}].rr_client", f"only an iBGP neighbor (remote_as = {gconf.asn}) can be a client")
     for key in doc:
-        r.bad(key, "unknown top-level key (known: global, neighbor, listen_range, policy)")
+        r.bad(key, "unknown top-level key (known: global, neighbor, listen_range, policy, metrics)")
     if problems or gconf is None:
         raise ConfigError(source, problems)
-    return Config(source, gconf, tuple(neighbors), tuple(ranges), policies)
+    return Config(source, gconf, tuple(neighbors), tuple(ranges), policies, metrics=metrics)
+
+
+def _host_port(v: Any) -> tuple[IPAddress, int]:
+    """``"127.0.0.1:9179"`` or ``"[::1]:9179"``."""
+    if not isinstance(v, str):
+        raise TypeError('must be "ADDRESS:PORT" in quotes, e.g. "127.0.0.1:9179" or "[::1]:9179"')
+    host, sep, port = v.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError('must be "ADDRESS:PORT", e.g. "127.0.0.1:9179" or "[::1]:9179"')
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        raise ValueError('an IPv6 address goes in brackets: "[::1]:9179"')
+    address = _address(host)
+    return address, _int_range(0, 65535, "a port (0: any free port)")(int(port))
+
+
+def _metrics(r: _Reader, raw: Any) -> MetricsConfig | None:
+    """``[metrics]``: where the Prometheus endpoint listens (absent: no endpoint)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        r.bad("metrics", 'must be a table: [metrics] with listen = "127.0.0.1:9179"')
+        return None
+    table = dict(raw)
+    where = r.require(table, "metrics.", "listen", _host_port)
+
+    def path(v: Any) -> str:
+        if not isinstance(v, str) or not v.startswith("/") or any(c.isspace() for c in v):
+            raise ValueError('must be a URL path such as "/metrics"')
+        return v
+
+    url_path = r.take(table, "metrics.", "path", path, "/metrics")
+    r.leftovers(table, "metrics.", "listen, path")
+    if where is None:
+        return None
+    return MetricsConfig(where[0], where[1], url_path)
 
 
 def _listen_ranges(r: _Reader, raw: Any, policies: dict[str, Policy]) -> list[ListenRange]:

@@ -70,12 +70,22 @@ class GlobalConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MetricsConfig:
+    """``[metrics]``: the Prometheus endpoint (``listen = "127.0.0.1:9179"``); off when absent."""
+
+    address: IPAddress
+    port: int
+    path: str = "/metrics"
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     source: str  # the file it came from, for messages
     global_: GlobalConfig
     neighbors: tuple[NeighborConfig, ...] = ()
     listen_ranges: tuple[ListenRange, ...] = ()
     policies: dict[str, Policy] = field(default_factory=dict)
+    metrics: MetricsConfig | None = None
 
     def neighbor(self, address: str | IPAddress) -> NeighborConfig | None:
         addr = ipaddress.ip_address(address)

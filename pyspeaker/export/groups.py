@@ -207,6 +207,7 @@ class Group:
                         self.family,
                         path.source.address or "this speaker",
                         self.view.kind.name,
+                        extra={"peer": path.source.address} if path.source.address else None,
                     )
                 self.unsendable += 1
             else:

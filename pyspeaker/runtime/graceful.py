@@ -46,7 +46,14 @@ class RestartControl:
         long_lived = frozenset(f for f, d in retained.stale.items() if d and next(iter(d.values())).llgr)
         keep, flush = gr_helper.on_reestablished(neg, frozenset(f for f, d in retained.stale.items() if d), long_lived)
         for fam, why in flush.items():
-            log.info("%s: back; its %d stale %s routes go: %s", address, retained.stale_count(fam), fam, why)
+            log.info(
+                "%s: back; its %d stale %s routes go: %s",
+                address,
+                retained.stale_count(fam),
+                fam,
+                why,
+                extra={"peer": address},
+            )
         if flush:
             self.sp.schedule_flush()
         return keep
@@ -67,6 +74,7 @@ class RestartControl:
                 st.stale_count(fam),
                 fam,
                 n.stale_time,
+                extra={"peer": address},
             )
             self.timers[(address, fam)] = loop.call_later(n.stale_time, self.stale_expired, address, fam)
 
@@ -83,6 +91,7 @@ class RestartControl:
                     decision.reason,
                     counts,
                     decision.restart_time,
+                    extra={"peer": runner.address},
                 )
                 self.cancel(runner.address, None)
                 self.retentions[runner.address] = decision
@@ -95,7 +104,7 @@ class RestartControl:
                 self.sp.schedule_flush()
                 return
         elif event.was_established and event.negotiated is not None and event.negotiated.graceful_restart is not None:
-            log.info("%s: routes withdrawn: %s", runner.address, decision)
+            log.info("%s: routes withdrawn: %s", runner.address, decision, extra={"peer": runner.address})
         if self.sp.router.peer_down(runner) is not None:
             self.sp.schedule_flush()
 
@@ -120,6 +129,7 @@ class RestartControl:
                     count,
                     fam,
                     decision.long_lived[fam],
+                    extra={"peer": address},
                 )
                 self.timers[(address, fam)] = loop.call_later(
                     decision.long_lived[fam], self.long_lived_expired, address, fam
@@ -130,13 +140,20 @@ class RestartControl:
             self.sp.schedule_flush()
             return
         n = self.sp.router.drop_retained(address)
-        log.warning("%s: did not come back within its restart time: %d stale routes withdrawn", address, n)
+        log.warning(
+            "%s: did not come back within its restart time: %d stale routes withdrawn",
+            address,
+            n,
+            extra={"peer": address},
+        )
         self.sp.schedule_flush()
 
     def long_lived_expired(self, address: str, fam: Family) -> None:
         self.timers.pop((address, fam), None)
         n = self.sp.router.sweep(address, fam)
-        log.warning("%s: long-lived stale time for %s over: %d routes withdrawn", address, fam, n)
+        log.warning(
+            "%s: long-lived stale time for %s over: %d routes withdrawn", address, fam, n, extra={"peer": address}
+        )
         self.sp.schedule_flush()
 
     def forget_retained(self, address: str) -> None:
@@ -148,7 +165,13 @@ class RestartControl:
         self.timers.pop((address, fam), None)
         n = self.sp.router.sweep(address, fam)
         if n:
-            log.warning("%s: no End-of-RIB for %s in time: %d stale routes withdrawn", address, fam, n)
+            log.warning(
+                "%s: no End-of-RIB for %s in time: %d stale routes withdrawn",
+                address,
+                fam,
+                n,
+                extra={"peer": address},
+            )
             self.sp.schedule_flush()
 
     # -- our own graceful restart (RFC 4724 4.1) ------------------------------------------

@@ -105,6 +105,7 @@ class Listener:
                     loop.time(),
                     "refused a connection from %s: not a configured neighbor or not accepting now",
                     peer,
+                    extra={"peer": peer},
                 )
 
     async def close(self) -> None:

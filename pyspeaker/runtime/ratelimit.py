@@ -15,7 +15,9 @@ class RateLimitedLog:
         self.interval = interval
         self._seen: dict[str, tuple[float, int]] = {}
 
-    def warning(self, key: str, now: float, message: str, *args: object) -> bool:
+    def warning(
+        self, key: str, now: float, message: str, *args: object, extra: dict[str, object] | None = None
+    ) -> bool:
         """Log unless this key was logged less than ``interval`` ago; return whether it logged."""
         last = self._seen.get(key)
         if last is not None and now - last[0] < self.interval:
@@ -24,7 +26,7 @@ class RateLimitedLog:
         suppressed = last[1] if last is not None else 0
         if suppressed:
             message += f" ({suppressed} more since the last report)"
-        self.logger.warning(message, *args)
+        self.logger.warning(message, *args, extra=extra)
         self._seen[key] = (now, 0)
         if len(self._seen) > 10_000:  # keys are peer addresses: forget the oldest
             for k in sorted(self._seen, key=lambda k: self._seen[k][0])[:5000]:

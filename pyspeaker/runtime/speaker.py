@@ -15,6 +15,8 @@ from ..config import Config, NeighborConfig
 from ..export.view import ExportView, address_bytes
 from ..fsm import types as ft
 from ..gr.restarting import capability as restart_capability
+from ..metrics import MetricsServer, Timings
+from ..metrics import available as metrics_available
 from ..rib.path import Kind, Source
 from ..rib.policy import REJECT_ALL
 from ..router import Router
@@ -119,6 +121,10 @@ class Speaker:
         self.listeners: list[Listener] = []
         self._queues: list[asyncio.Queue[tuple[str, ft.Event]]] = []
         self._stopped = asyncio.Event()
+        self.flush_timings = Timings()  # for the metrics: each flush, and the UPDATEs filed before it
+        self.batch_timings = Timings()
+        self._batch_cost = 0.0
+        self.metrics_server: MetricsServer | None = None
 
     async def start(self) -> None:
         """Open the listening sockets (an error names the address) and start every neighbor.
@@ -148,6 +154,19 @@ class Speaker:
         for n in self.config.neighbors:
             if n.enabled:
                 self.peers[str(n.address)].start()
+        await self._start_metrics()
+
+    async def _start_metrics(self) -> None:
+        """The Prometheus endpoint of ``[metrics]``, on this loop (pyspeaker.metrics)."""
+        m = self.config.metrics
+        if m is None:
+            return
+        if not metrics_available():
+            raise RuntimeError(
+                "[metrics] is configured but prometheus-client is not installed: pip install 'pyspeaker[metrics]'"
+            )
+        self.metrics_server = MetricsServer(self, str(m.address), m.port, m.path)
+        await self.metrics_server.start()
 
     @property
     def port(self) -> int:
@@ -183,7 +202,13 @@ class Speaker:
             return None
         in_range = self._range_sessions.get(lr.network, 0)
         if in_range >= lr.limit:
-            log.warning("%s: refused: listen range %s is at its limit of %d sessions", peer, lr.network, lr.limit)
+            log.warning(
+                "%s: refused: listen range %s is at its limit of %d sessions",
+                peer,
+                lr.network,
+                lr.limit,
+                extra={"peer": peer},
+            )
             return None
         n = replace(lr.template, address=ipaddress.ip_address(peer), passive=True, dynamic=True)
         runner = self._runner(n)
@@ -273,6 +298,7 @@ class Speaker:
                     runner.address,
                     "import and export" if imp is None and exp is None else "import" if imp is None else "export",
                     "accepted or sent" if imp is None and exp is None else "accepted" if imp is None else "sent",
+                    extra={"peer": runner.address},
                 )
             imp = imp or REJECT_ALL
             exp = exp or REJECT_ALL
@@ -301,6 +327,7 @@ class Speaker:
         await asyncio.sleep(0)
         for listener in self.listeners:
             await listener.close()
+        await self._stop_metrics()
         self._stopped.set()
 
     def schedule_flush(self) -> None:
@@ -319,13 +346,19 @@ class Speaker:
         self._flush_handle = None
         start = time.perf_counter()
         self.router.flush()
-        self._flush_cost = time.perf_counter() - start
+        self._flush_cost = cost = time.perf_counter() - start
+        self.flush_timings.observe(cost)
+        if self._batch_cost:
+            self.batch_timings.observe(self._batch_cost)
+            self._batch_cost = 0.0
 
     def _route_event(self, runner: PeerRunner, event: ft.Event) -> None:
         if self._stopping:
             return
         if isinstance(event, ft.UpdateReceived):
+            start = time.perf_counter()
             self.router.receive(runner, event.update)
+            self._batch_cost += time.perf_counter() - start
             self.schedule_flush()
             if self.router.deferring and event.update.end_of_rib is not None:
                 self.graceful.check_deferral()
@@ -344,7 +377,13 @@ class Speaker:
             elif subtype == REFRESH_EORR:
                 gone = self.router.end_of_refresh(runner, fam)
                 if gone:
-                    log.info("%s: %d %s routes not refreshed before EoRR: withdrawn", runner.address, gone, fam)
+                    log.info(
+                        "%s: %d %s routes not refreshed before EoRR: withdrawn",
+                        runner.address,
+                        gone,
+                        fam,
+                        extra={"peer": runner.address},
+                    )
                     self.schedule_flush()
         elif isinstance(event, ft.StateChanged) and runner.dynamic and event.new is ft.State.IDLE:
             asyncio.get_running_loop().call_soon(self._forget, runner)
@@ -421,7 +460,13 @@ class Speaker:
         await asyncio.sleep(0)  # let the transports flush the NOTIFICATIONs
         for listener in self.listeners:
             await listener.close()
+        await self._stop_metrics()
         self._stopped.set()
+
+    async def _stop_metrics(self) -> None:
+        if self.metrics_server is not None:
+            await self.metrics_server.close()
+            self.metrics_server = None
 
     async def wait_stopped(self) -> None:
         await self._stopped.wait()
