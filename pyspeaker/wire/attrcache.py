@@ -4,8 +4,8 @@ Distinct attribute *sets* are many (about one per ten prefixes), but most of the
 attributes recur: a handful of ORIGIN, NEXT_HOP, LOCAL_PREF and MED values, and often the
 same AS_PATH or COMMUNITIES under different neighbours. :class:`AttrCache` keys each
 attribute by its bytes on the wire (flags, type, length and value) and keeps what checking
-and decoding it gave: its name in :meth:`AttrSet.values`, its typed value and its
-mandatory-attribute bit. A set is then checked and decoded in one walk of its attribute
+and decoding it gave: its typed value (its name in :meth:`AttrSet.values` follows from
+its type code). A set is then checked and decoded in one walk of its attribute
 headers, with one dict look-up per attribute; only attributes never seen before are checked
 (with the session's :func:`~pyspeaker.wire.validate.fast_rules`, the same rules as
 :func:`~pyspeaker.wire.validate.fast_scan`) and decoded.
@@ -17,14 +17,15 @@ so a stream of unique attributes cannot grow it without bound.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from . import constants as c
 from .constants import AS_SEQUENCE
-from .validate import HAS_AS_PATH, FastRules, fast_scan
+from .validate import HAS_AS_PATH, HAS_NEXT_HOP, HAS_ORIGIN, FastRules, fast_scan
 from .values import VALUE_DECODERS, WORDS, AsPath
 
-Known = tuple[str, Any, int]  # (name, typed value, mandatory bit)
+# type code -> name in AttrSet.values() ("": never in the cache)
+NAMES: Final = tuple(VALUE_DECODERS[code][0] if code in VALUE_DECODERS else "" for code in range(256))
 
 
 class AttrCache:
@@ -35,7 +36,7 @@ class AttrCache:
     def __init__(self, rules: FastRules, limit: int = 16384) -> None:
         self._rules = rules
         self._flags = {code: rule[0] for code, rule in rules.items()}  # allowed flag octets
-        self._known: dict[bytes, Known] = {}
+        self._known: dict[bytes, Any] = {}  # attribute bytes -> typed value (never None)
         self.limit = limit
 
     def __len__(self) -> int:
@@ -47,7 +48,6 @@ class AttrCache:
         the block needs the full parse."""
         get = self._known.get
         out: dict[str, Any] = {}
-        mandatory = 0
         i = 0
         n = len(block)
         try:
@@ -57,34 +57,41 @@ class AttrCache:
                 # takes it
                 end = i + 3 + block[i + 2]
                 piece = block[i:end]
-                hit = get(piece)
-                if hit is None:
-                    hit = self._learn(block, i, piece)
-                    if hit is None:
+                value = get(piece)
+                if value is None:
+                    value = self._learn(block, i, piece)
+                    if value is None:
                         return None
                     if block[i] & c.FLAG_EXTENDED:
                         end = i + 4 + ((block[i + 2] << 8) | block[i + 3])
-                name, value, bit = hit
+                name = NAMES[block[i + 1]]
                 if name in out:
                     return None
                 out[name] = value
-                mandatory |= bit
                 i = end
         except IndexError:  # a truncated attribute header
             return None
+        mandatory = 0
+        if "origin" in out:
+            mandatory = HAS_ORIGIN
+        if "as_path" in out:
+            mandatory |= HAS_AS_PATH
+        if "next_hop" in out:
+            mandatory |= HAS_NEXT_HOP
         return mandatory, out
 
-    def _learn(self, block: bytes, i: int, piece: bytes) -> Known | None:
-        """Check and decode the attribute at ``block[i]``, not seen before, and file it.
-        ``piece`` is what :meth:`scan` took for its bytes, before looking at its flags."""
+    def _learn(self, block: bytes, i: int, piece: bytes) -> Any:
+        """Check and decode the attribute at ``block[i]``, not seen before, and file it;
+        None if it is not one the cache takes. ``piece`` is what :meth:`scan` took for its
+        bytes, before looking at its flags."""
         flags = block[i]
         if flags & c.FLAG_EXTENDED:
             start = i + 4
             end = start + ((block[i + 2] << 8) | block[i + 3])
             piece = block[i:end]
-            hit = self._known.get(piece)
-            if hit is not None:
-                return hit
+            value = self._known.get(piece)
+            if value is not None:
+                return value
         else:
             start = i + 3
             end = start + block[i + 2]
@@ -92,27 +99,24 @@ class AttrCache:
             return None
         code = block[i + 1]
         size = end - start
-        hit = None
+        value = None
         if (self._flags.get(code, 0) >> flags) & 1:
             # the two attributes nearly always new, in their usual form, checked and
             # decoded in one go (what fast_scan accepts for them; see the tests)
             if code == c.AS_PATH:
                 if size > 2 and block[start] == AS_SEQUENCE and size == 2 + 4 * block[start + 1]:
-                    path = AsPath(((AS_SEQUENCE, WORDS[block[start + 1]].unpack_from(block, start + 2)),))
-                    hit = ("as_path", path, HAS_AS_PATH)
+                    value = AsPath(((AS_SEQUENCE, WORDS[block[start + 1]].unpack_from(block, start + 2)),))
             elif code == c.COMMUNITIES and size and not size & 3 and size < 1024:
-                hit = ("communities", WORDS[size >> 2].unpack_from(block, start), 0)
-        if hit is None:
-            bit = fast_scan(piece, self._rules)
-            if bit is None:
+                value = WORDS[size >> 2].unpack_from(block, start)
+        if value is None:
+            if fast_scan(piece, self._rules) is None:
                 return None
-            name, decode = VALUE_DECODERS[code]
-            hit = (name, decode(block[start:end]), bit)
+            value = VALUE_DECODERS[code][1](block[start:end])
         known = self._known
         if len(known) >= self.limit:
             known.clear()
-        known[piece] = hit
-        return hit
+        known[piece] = value
+        return value
 
     def clear(self) -> None:
         self._known.clear()

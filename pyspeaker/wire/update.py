@@ -121,6 +121,9 @@ class Update:
     :attr:`disposition` is TREAT_AS_WITHDRAW every announced prefix must be handled as
     withdrawn, which :meth:`announced` and :meth:`withdrawals` already do. Attributes are
     parsed and validated on first access to any of these three.
+
+    ``_entry`` is the decoder's record of the attribute block: an :class:`Entry`, or, once
+    the block is known to be clean (checked, nothing found), its AttrSet itself.
     """
 
     __slots__ = ("_checked", "_entry", "_layout", "nlri", "reach", "unreach", "withdrawn")
@@ -129,7 +132,7 @@ class Update:
         self,
         withdrawn: list[bytes],
         nlri: list[bytes],
-        entry: Entry | None,
+        entry: Entry | AttrSet | None,
         reach: MpReach | None = None,
         unreach: tuple[Family, list[bytes]] | None = None,
         layout: tuple[int, int, int, int] | None = None,
@@ -152,14 +155,13 @@ class Update:
         unreach: tuple[Family, list[bytes]] | None = None,
     ) -> Update:
         """An UPDATE made by this speaker (nothing to validate)."""
-        entry = Entry(b"", None, attrs) if attrs is not None else None
-        return cls(withdrawn, nlri, entry, reach, unreach)
+        return cls(withdrawn, nlri, attrs, reach, unreach)
 
     @property
     def attrs(self) -> AttrSet | None:
         entry = self._entry
-        if entry is None:
-            return None
+        if entry is None or isinstance(entry, AttrSet):
+            return entry
         attrs = entry.attrs
         return attrs if attrs is not None else entry.get()
 
@@ -175,12 +177,17 @@ class Update:
             else:
                 checked = _CLEAN
         else:
-            attrs = entry.attrs
-            if attrs is None:
-                owner = entry.owner
-                assert owner is not None
-                attrs = owner.fill(entry)
-            checked = entry.checked
+            if isinstance(entry, AttrSet):
+                attrs = entry
+                checked = _CLEAN
+            else:
+                known = entry.attrs
+                if known is None:
+                    owner = entry.owner
+                    assert owner is not None
+                    known = owner.fill(entry)
+                attrs = known
+                checked = entry.checked
             mandatory = attrs.mandatory
             if mandatory != HAS_ALL and (self.nlri or (self.reach is not None and self.reach.prefixes)):
                 need = HAS_ALL if self.nlri else HAS_ORIGIN_AS_PATH
@@ -192,23 +199,19 @@ class Update:
     @property
     def errors(self) -> tuple[AttrError, ...]:
         entry = self._entry
-        if entry is not None:
-            attrs = entry.attrs
-            if attrs is not None and (
-                attrs.mandatory == HAS_ALL or (attrs.mandatory == HAS_ORIGIN_AS_PATH and not self.nlri)
-            ):
-                return entry.checked[0]  # a set checked before, no mandatory attribute missing
+        if isinstance(entry, AttrSet) and (
+            entry.mandatory == HAS_ALL or (entry.mandatory == HAS_ORIGIN_AS_PATH and not self.nlri)
+        ):
+            return _CLEAN[0]  # a clean set, no mandatory attribute missing
         return self._check()[0]
 
     @property
     def disposition(self) -> Disposition | None:
         entry = self._entry
-        if entry is not None:
-            attrs = entry.attrs
-            if attrs is not None and (
-                attrs.mandatory == HAS_ALL or (attrs.mandatory == HAS_ORIGIN_AS_PATH and not self.nlri)
-            ):
-                return entry.checked[1]  # a set checked before, no mandatory attribute missing
+        if isinstance(entry, AttrSet) and (
+            entry.mandatory == HAS_ALL or (entry.mandatory == HAS_ORIGIN_AS_PATH and not self.nlri)
+        ):
+            return _CLEAN[1]  # a clean set, no mandatory attribute missing
         return self._check()[1]
 
     # -- what the UPDATE means, per family ---------------------------------------------
@@ -354,7 +357,7 @@ class UpdateDecoder:
     def __init__(self, ctx: Context = DEFAULT, interner: Interner | None = None) -> None:
         self.ctx = ctx
         self.interner = interner
-        self._blocks: dict[bytes, Entry] = {}
+        self._blocks: dict[bytes, Entry | AttrSet] = {}  # an AttrSet: the block is clean
         self._rules = fast_rules(ctx)
         self._known = AttrCache(self._rules)
         self._eager = False  # True once something asked for a set's attributes, errors or disposition
@@ -396,6 +399,8 @@ class UpdateDecoder:
                 entry.checked = (parsed.errors, parsed.disposition)
         entry.attrs = attrs
         entry.owner = None
+        if entry.checked is _CLEAN:  # UPDATEs that carry the block from now on get the set itself
+            self._blocks[block] = attrs
         return attrs
 
     def _checked_set(self, block: bytes) -> AttrSet | None:
@@ -407,7 +412,7 @@ class UpdateDecoder:
         attrs = AttrSet(block, fast[0], fast[1])
         return attrs if self.interner is None else self.interner.intern(attrs)
 
-    def _entry(self, block: bytes) -> Entry | ParsedBlock:
+    def _entry(self, block: bytes) -> Entry | AttrSet | ParsedBlock:
         """The cache entry of a block not seen before. A block with no MP attribute is filed
         unparsed (checked and decoded already once the decoder is eager, see :meth:`fill`);
         one with an MP attribute is parsed now and its ParsedBlock returned, not filed,
@@ -416,8 +421,8 @@ class UpdateDecoder:
         if self._eager:
             attrs = self._checked_set(block)
             if attrs is not None:  # known and valid attributes only: checked and decoded now
-                entry = self._blocks[block] = Entry(block, None, attrs)
-                return entry
+                self._blocks[block] = attrs
+                return attrs
         i = 0
         n = len(block) - 2
         while i < n:
@@ -490,15 +495,17 @@ class UpdateDecoder:
                 ve = vs + data[ab + 2]
             if ve <= ae and flags & 0xC0 == c.FLAG_OPTIONAL:
                 rest = data[ve:ae]
-                found = blocks.get(rest) or self._entry(rest)
-                if isinstance(found, Entry):  # else the rest holds an MP attribute too: see below
+                found: Entry | AttrSet | ParsedBlock | None = blocks.get(rest)
+                if found is None:
+                    found = self._entry(rest)
+                if not isinstance(found, ParsedBlock):  # else the rest holds an MP attribute too
                     if code == c.MP_REACH_NLRI:
                         reach = self._reach(data[vs:ve])
                         return Update(withdrawn, nlri, found, reach, None, (0, flags, -1, c.FLAG_OPTIONAL))
                     unreach = self._unreach(data[vs:ve])
                     return Update(withdrawn, nlri, found, None, unreach, (-1, c.FLAG_OPTIONAL, 0, flags))
         found = self._entry(block)
-        if isinstance(found, Entry):
+        if not isinstance(found, ParsedBlock):
             return Update(withdrawn, nlri, found)
         parsed = found
         entry = Entry.of(block, parsed)

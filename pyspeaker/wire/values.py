@@ -1,7 +1,8 @@
 """Typed values of path attributes, and their encoding and decoding.
 
-These are the readable forms. The hot path never builds them: an :class:`AttrSet` keeps
-the wire bytes and decodes a value only when something asks for it.
+These are the readable forms. The lazy decode path never builds them: an :class:`AttrSet`
+keeps the wire bytes and its values are decoded only when something asks for them (once per
+distinct attribute per session, see :mod:`pyspeaker.wire.attrcache`).
 """
 
 from __future__ import annotations
