@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from .export.groups import Group, Link, Member
@@ -78,6 +78,9 @@ class Router:
         self._waiting: list[Member] = []
         self.retained: dict[str, PeerState] = {}  # peer address -> the state of a session that ended, kept stale
         self._pending: dict[Link, list[bytes]] = {}
+        # called at each flush with the prefixes of a family whose best path changed (route
+        # events for the control API); None when nobody listens
+        self.on_change: Callable[[Family, list[bytes]], None] | None = None
 
     def loc(self, family: Family) -> LocRib:
         loc = self.locs.get(family)
@@ -476,6 +479,8 @@ class Router:
             if dirty:
                 changed = list(dirty)
                 dirty.clear()
+                if self.on_change is not None:
+                    self.on_change(fam, changed)
                 for g in self.family_groups[fam]:
                     g.apply(changed)
         pending = self._pending

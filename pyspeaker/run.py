@@ -57,6 +57,8 @@ async def _main(config: Config) -> int:
     except RuntimeError as exc:  # e.g. [metrics] without prometheus-client installed
         print(f"pyspeaker: {exc}", file=sys.stderr)
         return 1
+    if not await _start_control(speaker):
+        return 1
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     graceful = asyncio.Event()
@@ -77,6 +79,20 @@ async def _main(config: Config) -> int:
         await speaker.stop("pyspeaker is shutting down")
     await asyncio.sleep(0.1)
     return 0
+
+
+async def _start_control(speaker: Speaker) -> bool:
+    """The control API of ``[control]`` (pyspeaker.api); False (and the reason printed) if
+    it cannot start."""
+    from .api.server import ControlError, start_control
+
+    try:
+        await start_control(speaker)  # logs where it listens
+    except ControlError as exc:
+        print(f"pyspeaker: {exc}", file=sys.stderr)
+        await speaker.stop("pyspeaker could not start")
+        return False
+    return True
 
 
 def main_run(config_path: str | None) -> int:

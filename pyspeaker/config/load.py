@@ -4,6 +4,7 @@ what is wrong, and all of them are found before anything starts."""
 from __future__ import annotations
 
 import ipaddress
+import os
 import tomllib
 from collections.abc import Callable
 from importlib import resources
@@ -12,7 +13,7 @@ from typing import Any, TypeVar
 
 from ..rib.policy import ACCEPT, ACCEPT_ALL, REJECT, REJECT_ALL, Policy, PrefixMatch, Term
 from ..wire.family import CODECS, Family
-from .schema import Config, GlobalConfig, IPAddress, ListenRange, MetricsConfig, NeighborConfig
+from .schema import Config, ControlConfig, GlobalConfig, IPAddress, ListenRange, MetricsConfig, NeighborConfig
 
 T = TypeVar("T")
 
@@ -424,6 +425,7 @@ def parse(text: str, source: str) -> Config:
         neighbors.append(n)
     ranges = _listen_ranges(r, doc.pop("listen_range", []), policies)
     metrics = _metrics(r, doc.pop("metrics", None))
+    control = _control(r, doc.pop("control", None), source)
     if gconf is not None:
         for kind, items in (
             ("neighbor", [(i, n) for i, n in enumerate(neighbors)]),
@@ -433,10 +435,10 @@ def parse(text: str, source: str) -> Config:
                 if n.rr_client and n.remote_as != gconf.asn:
                     r.bad(f"{kind}[{i}].rr_client", f"only an iBGP neighbor (remote_as = {gconf.asn}) can be a client")
     for key in doc:
-        r.bad(key, "unknown top-level key (known: global, neighbor, listen_range, policy, metrics)")
+        r.bad(key, "unknown top-level key (known: global, neighbor, listen_range, policy, metrics, control)")
     if problems or gconf is None:
         raise ConfigError(source, problems)
-    return Config(source, gconf, tuple(neighbors), tuple(ranges), policies, metrics=metrics)
+    return Config(source, gconf, tuple(neighbors), tuple(ranges), policies, metrics=metrics, control=control)
 
 
 def _host_port(v: Any) -> tuple[IPAddress, int]:
@@ -474,6 +476,58 @@ def _metrics(r: _Reader, raw: Any) -> MetricsConfig | None:
     if where is None:
         return None
     return MetricsConfig(where[0], where[1], url_path)
+
+
+def _control(r: _Reader, raw: Any, source: str) -> ControlConfig:
+    """``[control]``: the control API's Unix socket (and TCP with mutual TLS). Relative
+    paths are relative to the configuration file."""
+    if raw is None:
+        return ControlConfig()
+    if not isinstance(raw, dict):
+        r.bad("control", 'must be a table: [control] with socket = "/run/pyspeaker/pyspeaker.sock"')
+        return ControlConfig()
+    table = dict(raw)
+    base = os.path.dirname(source) if os.path.isfile(source) else ""
+
+    def path(v: Any) -> str:
+        if not isinstance(v, str) or not v.strip():
+            raise TypeError("must be a file path in quotes")
+        return v if os.path.isabs(v) or not base else os.path.join(base, v)
+
+    def mode(v: Any) -> int:
+        if not isinstance(v, str) or not v or any(ch not in "01234567" for ch in v) or int(v, 8) > 0o777:
+            raise ValueError('must be an octal file mode in quotes, e.g. "0660"')
+        return int(v, 8)
+
+    def tcp(v: Any) -> tuple[IPAddress, int]:
+        if not isinstance(v, str):
+            raise TypeError('must be "ADDRESS:PORT" in quotes, e.g. "127.0.0.1:50051" or "[::1]:50051"')
+        host, sep, port = v.rpartition(":")
+        if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError('must be "ADDRESS:PORT" with a port from 1 to 65535, e.g. "127.0.0.1:50051"')
+        if host.startswith("[") and host.endswith("]"):
+            host = host[1:-1]
+        elif ":" in host:
+            raise ValueError('an IPv6 address goes in brackets: "[::1]:50051"')
+        return _address(host), int(port)
+
+    def existing(v: Any) -> str:
+        p = path(v)
+        if not os.path.isfile(p):
+            raise ValueError(f"{p}: no such file")
+        return p
+
+    enabled = r.take(table, "control.", "enabled", _bool, True)
+    sock = r.take(table, "control.", "socket", path, None)
+    file_mode = r.take(table, "control.", "mode", mode, 0o660)
+    where = r.take(table, "control.", "tcp", tcp, None)
+    tls = {name: r.take(table, "control.", name, existing, None) for name in ("tls_cert", "tls_key", "tls_ca")}
+    r.leftovers(table, "control.", "enabled, socket, mode, tcp, tls_cert, tls_key, tls_ca")
+    if where is not None:
+        for name in ("tls_cert", "tls_key", "tls_ca"):
+            if tls[name] is None and name not in {p.split(":")[0].removeprefix("control.") for p in r.problems}:
+                r.bad(f"control.{name}", "required with control.tcp (the control API over TCP is mutual TLS only)")
+    return ControlConfig(enabled, sock, file_mode, where, tls["tls_cert"], tls["tls_key"], tls["tls_ca"])
 
 
 def _listen_ranges(r: _Reader, raw: Any, policies: dict[str, Policy]) -> list[ListenRange]:

@@ -79,6 +79,21 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ControlConfig:
+    """``[control]``: the control API. A Unix socket (``socket``: None is the default path,
+    see :func:`pyspeaker.api.protocol.default_socket`) whose file mode decides who may use
+    it; TCP only when ``tcp`` is set, and then only with mutual TLS."""
+
+    enabled: bool = True
+    socket: str | None = None
+    mode: int = 0o660
+    tcp: tuple[IPAddress, int] | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_ca: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     source: str  # the file it came from, for messages
     global_: GlobalConfig
@@ -86,6 +101,7 @@ class Config:
     listen_ranges: tuple[ListenRange, ...] = ()
     policies: dict[str, Policy] = field(default_factory=dict)
     metrics: MetricsConfig | None = None
+    control: ControlConfig = field(default_factory=ControlConfig)
 
     def neighbor(self, address: str | IPAddress) -> NeighborConfig | None:
         addr = ipaddress.ip_address(address)

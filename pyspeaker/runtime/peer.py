@@ -169,6 +169,26 @@ class PeerRunner:
             self._timer.cancel()
             self._timer = None
 
+    # -- what an operator does (the control API) ----------------------------------------------
+    @property
+    def running(self) -> bool:
+        """Started and not stopped (administratively up)."""
+        return self._running
+
+    def enable(self) -> None:
+        """Start again after :meth:`stop` (or for the first time). The Session is a new one:
+        a connection still closing keeps the old one, so its end touches nothing here."""
+        if self._running:
+            return
+        self.session = Session(self.settings)
+        self.start()
+
+    def reset(self, notification: Notification) -> None:
+        """End the session with ``notification`` (e.g. Cease/Administrative Reset) and start
+        again at once."""
+        self.stop(notification)
+        self.enable()
+
     def abort(self) -> None:
         """Close every connection at once, without NOTIFICATION (a graceful restart, or a
         crash as the peer sees it), and stop."""

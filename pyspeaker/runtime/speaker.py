@@ -7,9 +7,9 @@ import ipaddress
 import logging
 import socket
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import Config, NeighborConfig
 from ..export.view import ExportView, address_bytes
@@ -23,13 +23,17 @@ from ..router import Router
 from ..wire import open as wopen
 from ..wire.attrs import AttrSet, Interner, build
 from ..wire.constants import REFRESH_BORR, REFRESH_EORR, REFRESH_NORMAL
-from ..wire.family import AFI_IPV6, IPV4_UNICAST, IPV6_UNICAST
+from ..wire.family import AFI_IPV6, IPV4_UNICAST, IPV6_UNICAST, Family
 from ..wire.notification import Notification
 from ..wire.prefix import from_network
 from ..wire.values import AsPath
+from . import operations
 from .graceful import RestartControl
 from .listener import Listener
 from .peer import PeerRunner, Transport
+
+if TYPE_CHECKING:
+    from ..api.server import ControlServer
 
 log = logging.getLogger("pyspeaker.speaker")
 
@@ -121,6 +125,8 @@ class Speaker:
         self.listeners: list[Listener] = []
         self._queues: list[asyncio.Queue[tuple[str, ft.Event]]] = []
         self._stopped = asyncio.Event()
+        self._route_feed = operations.RouteFeed(self)
+        self.control: list[ControlServer] = []  # control API servers (pyspeaker.api)
         self.flush_timings = Timings()  # for the metrics: each flush, and the UPDATEs filed before it
         self.batch_timings = Timings()
         self._batch_cost = 0.0
@@ -427,16 +433,22 @@ class Speaker:
         out["prefixes"] = prefixes
         gr = self.graceful.view(address, neg)
         out["graceful_restart"] = gr
+        out.update(operations.neighbor_details(self, address))
         return out
 
     def neighbors(self) -> list[dict[str, Any]]:
         addresses = {*self.peers, *self.router.retained}
         return [self.neighbor(a) for a in sorted(addresses)]
 
-    async def events(self) -> AsyncIterator[tuple[str, ft.Event]]:
-        """Every session event, as (peer address, event), until the speaker stops."""
-        q: asyncio.Queue[tuple[str, ft.Event]] = asyncio.Queue()
-        self._queues.append(q)
+    async def events(self, routes: bool = False) -> AsyncIterator[tuple[str, operations.AnyEvent]]:
+        """Every session event, as (peer address, event), until the speaker stops; with
+        ``routes``, also an :class:`~pyspeaker.runtime.operations.RouteChanged` each time the
+        best path of a prefix changes or goes (address: the peer of the new best, "" for our
+        own routes and withdrawals)."""
+        q: asyncio.Queue[tuple[str, operations.AnyEvent]] = asyncio.Queue()
+        self._queues.append(q)  # type: ignore[arg-type]  # session events only go in here
+        if routes:
+            self._route_feed.add(q)
         try:
             while not self._stopped.is_set() or not q.empty():
                 get = asyncio.ensure_future(q.get())
@@ -448,7 +460,8 @@ class Speaker:
                 else:
                     get.cancel()
         finally:
-            self._queues.remove(q)
+            self._queues.remove(q)  # type: ignore[arg-type]
+            self._route_feed.remove(q)
 
     async def stop(self, message: str = "") -> None:
         """Close every session with Cease/Administrative Shutdown and the RFC 9003 text."""
@@ -470,3 +483,69 @@ class Speaker:
 
     async def wait_stopped(self) -> None:
         await self._stopped.wait()
+
+    # -- operator actions (the same names as the CLI verbs; see runtime/operations.py) -------------
+    def neighbor_reset(self, address: str, message: str = "") -> dict[str, Any]:
+        """Cease/Administrative Reset (RFC 9003 text); the session starts again."""
+        return operations.neighbor_reset(self, address, message)
+
+    def neighbor_shutdown(self, address: str, message: str = "") -> dict[str, Any]:
+        """Cease/Administrative Shutdown (RFC 9003 text); down until neighbor_enable()."""
+        return operations.neighbor_shutdown(self, address, message)
+
+    def neighbor_enable(self, address: str) -> dict[str, Any]:
+        return operations.neighbor_enable(self, address)
+
+    def rib(
+        self,
+        prefix: str | None = None,
+        family: str | Family = IPV4_UNICAST,
+        neighbor: str | None = None,
+        direction: str = "loc",
+    ) -> list[dict[str, Any]]:
+        """Routes as plain values: the Loc-RIB (best marked, with why), or a neighbor's
+        Adj-RIB-In (``direction="in"``) or Adj-RIB-Out (``"out"``); ``prefix`` exact or an
+        address (longest match)."""
+        return operations.rib(self, prefix, family, neighbor, direction)
+
+    def route_add(
+        self,
+        prefix: str,
+        next_hop: str | None = None,
+        *,
+        communities: Iterable[str | int] = (),
+        large_communities: Iterable[str | tuple[int, int, int]] = (),
+        med: int | None = None,
+        local_pref: int | None = None,
+        as_path: Iterable[int] = (),
+        origin: str = "igp",
+    ) -> dict[str, Any]:
+        """Announce a route of our own (see :meth:`originate`), from plain values."""
+        return operations.route_add(
+            self,
+            prefix,
+            next_hop,
+            communities=communities,
+            large_communities=large_communities,
+            med=med,
+            local_pref=local_pref,
+            as_path=as_path,
+            origin=origin,
+        )
+
+    def route_del(self, prefix: str) -> dict[str, Any]:
+        return operations.route_del(self, prefix)
+
+    def status(self) -> dict[str, Any]:
+        return operations.status(self)
+
+    async def serve_control(self, path: str | None = None, mode: int = 0o660) -> ControlServer:
+        """Serve the control API (``pyspeaker neighbor`` ...) on a Unix socket: ``path``, or
+        the default one (see :func:`pyspeaker.api.protocol.default_socket`); closed when the
+        speaker stops."""
+        from ..api.server import ControlServer
+
+        server = ControlServer(self, unix=path, mode=mode)
+        await server.start()
+        self.control.append(server)
+        return server
