@@ -10,7 +10,11 @@ from . import __version__
 
 # Modules that add command groups: each has ``register(sub)``, which adds its sub-parsers and
 # sets ``handler=`` (a function of the parsed arguments returning the exit status) on each.
-COMMAND_MODULES: tuple[str, ...] = ("pyspeaker.testpeer.scenario_cli", "pyspeaker.testpeer.cli")
+COMMAND_MODULES: tuple[str, ...] = (
+    "pyspeaker.testpeer.scenario_cli",
+    "pyspeaker.testpeer.cli",
+    "pyspeaker.testpeer.errors_cli",
+)
 
 
 def group(
