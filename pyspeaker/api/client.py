@@ -3,6 +3,7 @@
 >>> with Client("/run/pyspeaker/pyspeaker.sock") as c:
 ...     c.call("neighbor", address="192.0.2.1")
 
+Over TCP (``tcp="HOST:PORT"``) it needs ``cert``, ``key`` and ``ca`` (or a ready ``context``).
 Connection problems raise :class:`ConnectError` and error answers :class:`RequestError`,
 each with a one-line message."""
 
@@ -45,6 +46,7 @@ class Client:
         cert: str | None = None,
         key: str | None = None,
         ca: str | None = None,
+        context: ssl.SSLContext | None = None,
         timeout: float = 30.0,
     ) -> None:
         self.timeout = timeout
@@ -52,14 +54,15 @@ class Client:
         self._pending: list[Any] = []
         if tcp is not None:
             host, port = parse_tcp(tcp)
-            if not (cert and key and ca):
-                raise ConnectError("--tcp needs --cert, --key and --ca (the control API over TCP is mutual TLS)")
             self.where = f"{host} port {port}"
-            try:
-                ctx = client_context(cert, key, ca)
-            except TlsError as exc:
-                raise ConnectError(str(exc)) from None
-            self.sock = self._open_tcp(host, port, ctx)
+            if context is None:
+                if not (cert and key and ca):
+                    raise ConnectError("--tcp needs --cert, --key and --ca (the control API over TCP is mutual TLS)")
+                try:
+                    context = client_context(cert, key, ca)
+                except TlsError as exc:
+                    raise ConnectError(str(exc)) from None
+            self.sock = self._open_tcp(host, port, context)
         else:
             path = client_socket(socket_path)
             self.where = path

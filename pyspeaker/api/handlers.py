@@ -234,7 +234,7 @@ async def handle(sp: Speaker, request: Any) -> dict[str, Any]:
     except (ValueError, LookupError) as exc:
         return error(str(exc))
     except ConfigError as exc:
-        return error("; ".join(exc.problems) if exc.problems else str(exc))
+        return error(f"{exc.source}: " + "; ".join(exc.problems) if exc.problems else str(exc))
     except Exception as exc:  # answered, not raised: one bad request must not end the server
         log.exception("control API: %s failed", op.name)
         return error(f"internal error in {op.name}: {type(exc).__name__}: {exc}")

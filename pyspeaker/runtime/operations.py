@@ -267,6 +267,8 @@ def rib(
         raise ValueError(f"direction {direction!r}: one of loc, in, out")
     if direction != "loc" and neighbor is None:
         raise ValueError(f"the {direction} direction needs a neighbor")
+    if prefix is not None:
+        _lookup({}, fam, prefix)  # a bad prefix is an error even where there are no routes
     st: PeerState | None = None
     if neighbor is not None:
         addr = canonical(neighbor)
