@@ -162,12 +162,12 @@ _NEIGHBOR_KEYS = (
     "address, remote_as, families, description, port, passive, hold_time, keepalive_time, connect_retry, "
     "connect_retry_max, delay_open, password, ttl_security, local_address, max_prefixes, enabled, "
     "rr_client, next_hop_self, next_hop_v4, next_hop_v6, import, export, extended_nexthop, graceful_restart, "
-    "restart_time, stale_time, gr_flags, long_lived_stale_time"
+    "restart_time, stale_time, gr_flags, long_lived_stale_time, mrt_record"
 )
 _RANGE_KEYS = (
     "prefix, limit, remote_as, families, description, hold_time, keepalive_time, delay_open, password, "
     "ttl_security, max_prefixes, rr_client, next_hop_self, next_hop_v4, next_hop_v6, import, export, "
-    "extended_nexthop, graceful_restart, restart_time, stale_time, gr_flags, long_lived_stale_time"
+    "extended_nexthop, graceful_restart, restart_time, stale_time, gr_flags, long_lived_stale_time, mrt_record"
 )
 
 
@@ -357,6 +357,7 @@ def _neighbor(
             table, prefix, "long_lived_stale_time", _int_range(0, 0xFFFFFF, "a long-lived stale time (24 bits)"), 0
         ),
         dynamic=range_address is not None,
+        mrt_record=r.take(table, prefix, "mrt_record", _mrt_path, None),
     )
     if result.next_hop_v4 is not None and result.next_hop_v4.version != 4:
         r.bad(f"{prefix}next_hop_v4", "must be an IPv4 address")
@@ -368,6 +369,28 @@ def _neighbor(
     if address is None or remote_as is None:
         return None
     return result
+
+
+def _mrt_path(v: Any) -> str:
+    """An MRT file path: strftime patterns and {peer} allowed (pyspeaker.mrt.writer)."""
+    from ..mrt.files import check_pattern
+
+    if not isinstance(v, str):
+        raise TypeError('must be a file path in quotes, e.g. "/var/lib/pyspeaker/%Y%m%d-%H%M-{peer}.mrt"')
+    return check_pattern(v)
+
+
+def _mrt_global(r: _Reader, glob: dict[str, Any]) -> dict[str, Any]:
+    """``[global]`` mrt_record, mrt_dump, mrt_dump_interval, mrt_dump_all_paths."""
+    out: dict[str, Any] = {
+        "mrt_record": r.take(glob, "global.", "mrt_record", _mrt_path, None),
+        "mrt_dump": r.take(glob, "global.", "mrt_dump", _mrt_path, None),
+        "mrt_dump_interval": r.take(glob, "global.", "mrt_dump_interval", _seconds(0, 86400 * 7), 0.0),
+        "mrt_dump_all_paths": r.take(glob, "global.", "mrt_dump_all_paths", _bool, False),
+    }
+    if out["mrt_dump_interval"] and not out["mrt_dump"]:
+        r.bad("global.mrt_dump_interval", "needs global.mrt_dump (the file to write)")
+    return out
 
 
 def parse(text: str, source: str) -> Config:
@@ -402,8 +425,14 @@ def parse(text: str, source: str) -> Config:
             state_file=r.take(glob, "global.", "state_file", _text, None),
             selection_deferral=r.take(glob, "global.", "selection_deferral", _seconds(1, 3600), 360.0),
             graceful_stop=r.take(glob, "global.", "graceful_stop", _graceful_stop, "close"),
+            **_mrt_global(r, glob),
         )
-        r.leftovers(glob, "global.", "asn, router_id, listen, port, listen_backlog, cluster_id, always_compare_med")
+        r.leftovers(
+            glob,
+            "global.",
+            "asn, router_id, listen, port, listen_backlog, cluster_id, always_compare_med, "
+            "mrt_record, mrt_dump, mrt_dump_interval, mrt_dump_all_paths",
+        )
     policies = _policies(r, doc.pop("policy", None))
     neighbors: list[NeighborConfig] = []
     raw_neighbors = doc.pop("neighbor", [])

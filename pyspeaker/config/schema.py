@@ -43,6 +43,7 @@ class NeighborConfig:
     gr_flags: dict[Family, int] = field(default_factory=dict)  # per-family flags after our restart (default F)
     long_lived_stale_time: int = 0  # RFC 9494: announce LLGR for our families with this stale time (0: aware only)
     dynamic: bool = False  # made from a listen range when the peer connected
+    mrt_record: str | None = None  # record the session as MRT to this path (strftime, {peer}; pyspeaker.mrt)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,12 @@ class GlobalConfig:
     state_file: str | None = None  # set: pyspeaker restarts gracefully (RFC 4724 4.1) using this file
     selection_deferral: float = 360.0  # after our restart, the longest wait for peers' End-of-RIB
     graceful_stop: str = "close"  # close: TCP closed without NOTIFICATION; notification: Cease (RFC 8538)
+    # MRT (RFC 6396, docs/mrt.md): every session recorded to mrt_record (strftime, {peer}); the
+    # Loc-RIB dumped as TABLE_DUMP_V2 to mrt_dump every mrt_dump_interval seconds (0: never)
+    mrt_record: str | None = None
+    mrt_dump: str | None = None
+    mrt_dump_interval: float = 0.0
+    mrt_dump_all_paths: bool = False  # every candidate route per prefix, not only the best
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,12 +6,33 @@ from __future__ import annotations
 import bz2
 import gzip
 import os
+import time
 from collections.abc import Iterator
 from typing import IO, BinaryIO, cast
 
 from .codec import MrtError, Reader, Record
 
 CHUNK = 1 << 16
+
+
+def format_path(pattern: str, when: float, peer: str = "") -> str:
+    """The file name for records written at ``when``: strftime (UTC) and ``{peer}``."""
+    name = time.strftime(pattern, time.gmtime(when)) if "%" in pattern else pattern
+    return name.replace("{peer}", peer.replace(":", "_"))
+
+
+def check_pattern(pattern: str) -> str:
+    """A clear error for a path pattern that cannot be formatted."""
+    if not pattern:
+        raise ValueError("an empty path")
+    rest = pattern.replace("{peer}", "")
+    if "{" in rest or "}" in rest:
+        raise ValueError(f"{pattern!r}: the only placeholder is {{peer}}")
+    try:
+        time.strftime(rest, time.gmtime(0))
+    except ValueError as exc:
+        raise ValueError(f"{pattern!r}: {exc}") from None
+    return pattern
 
 
 def open_read(path: str | os.PathLike[str]) -> IO[bytes]:

@@ -11,7 +11,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import cast
+from typing import Protocol, cast
 
 from ..fsm import types as ft
 from ..fsm.session import Session, resolve_collision
@@ -26,6 +26,18 @@ log = logging.getLogger("pyspeaker.peer")
 EventSink = Callable[["PeerRunner", ft.Event], None]
 
 WRITE_HIGH_WATER = 256 * 1024  # bytes queued on a transport before a peer counts as slow
+
+
+class Tap(Protocol):
+    """Sees a neighbor's traffic (an MRT recorder, pyspeaker.mrt.record): the bytes of each
+    connection as received and as sent (``link`` tells the connections apart), and the
+    session's state changes. Called synchronously; must be quick."""
+
+    def received(self, runner: PeerRunner, link: object, data: bytes) -> None: ...
+
+    def sent(self, runner: PeerRunner, link: object, data: bytes) -> None: ...
+
+    def state(self, runner: PeerRunner, event: ft.StateChanged) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +82,9 @@ class _Link(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.discarded:
             return
+        if self.runner.taps:
+            for tap in self.runner.taps:
+                tap.received(self.runner, self, data)
         self.session.receive_data(data, self.runner.now())
         self.runner.pump(self)
 
@@ -96,6 +111,9 @@ class _Link(asyncio.Protocol):
         if self.transport is not None and not self.closed:
             self.sent.feed(data)
             self.transport.write(data)
+            if self.runner.taps:
+                for tap in self.runner.taps:
+                    tap.sent(self.runner, self, data)
 
     def close(self) -> None:
         if self.transport is not None and not self.closed:
@@ -138,6 +156,7 @@ class PeerRunner:
         self.address = transport.address
         self.on_drain: Callable[[PeerRunner], None] | None = None
         self.dynamic = False  # made for a connection from a listen range
+        self.taps: list[Tap] = []  # see every byte in and out (MRT recording); empty: one test per read/write
         self.stats = PeerStats()
 
     def now(self) -> float:
@@ -226,6 +245,9 @@ class PeerRunner:
         if link is not None and link.transport is not None and self.session.state is ft.State.ESTABLISHED:
             link.sent.feed(data)
             link.transport.write(data)
+            if self.taps:
+                for tap in self.taps:
+                    tap.sent(self, link, data)
 
     def backlog(self) -> int:
         """Above WRITE_HIGH_WATER while the transport has asked us to pause writing (it says
@@ -421,6 +443,9 @@ class PeerRunner:
             return
         if isinstance(event, ft.StateChanged):
             self.log.info("%s: %s -> %s (%s)", self.where.address, event.old.value, event.new.value, event.reason)
+            if self.taps and session is self.session:
+                for tap in self.taps:
+                    tap.state(self, event)
             if event.new is ft.State.OPEN_CONFIRM and self.spare is not None:
                 self._resolve_collision()
         elif isinstance(event, ft.SessionUp):

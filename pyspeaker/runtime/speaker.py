@@ -17,6 +17,7 @@ from ..fsm import types as ft
 from ..gr.restarting import capability as restart_capability
 from ..metrics import MetricsServer, Timings
 from ..metrics import available as metrics_available
+from ..mrt.service import MrtService
 from ..rib.path import Kind, Source
 from ..rib.policy import REJECT_ALL
 from ..router import Router
@@ -131,6 +132,7 @@ class Speaker:
         self.batch_timings = Timings()
         self._batch_cost = 0.0
         self.metrics_server: MetricsServer | None = None
+        self.mrt = MrtService(self)  # MRT recordings and Loc-RIB dumps (pyspeaker.mrt)
 
     async def start(self) -> None:
         """Open the listening sockets (an error names the address) and start every neighbor.
@@ -161,6 +163,7 @@ class Speaker:
             if n.enabled:
                 self.peers[str(n.address)].start()
         await self._start_metrics()
+        self.mrt.start()
 
     async def _start_metrics(self) -> None:
         """The Prometheus endpoint of ``[metrics]``, on this loop (pyspeaker.metrics)."""
@@ -187,6 +190,7 @@ class Speaker:
         runner.on_drain = self.router.drained
         self.peers[str(n.address)] = runner
         self.neighbor_config[str(n.address)] = n
+        self.mrt.runner_added(runner, n)
         return runner
 
     def _accept(self, peer: str, sock: socket.socket) -> bool:
@@ -334,6 +338,7 @@ class Speaker:
         for listener in self.listeners:
             await listener.close()
         await self._stop_metrics()
+        await self.mrt.close()
         self._stopped.set()
 
     def schedule_flush(self) -> None:
@@ -474,6 +479,7 @@ class Speaker:
         for listener in self.listeners:
             await listener.close()
         await self._stop_metrics()
+        await self.mrt.close()
         self._stopped.set()
 
     async def _stop_metrics(self) -> None:
@@ -483,6 +489,19 @@ class Speaker:
 
     async def wait_stopped(self) -> None:
         await self._stopped.wait()
+
+    # -- MRT (RFC 6396, pyspeaker.mrt) ------------------------------------------------------------
+    def record(self, address: str, path: str, extended: bool = False) -> Callable[[], asyncio.Future[None]]:
+        """Record neighbor ``address``'s session as MRT BGP4MP to ``path`` (strftime patterns
+        and ``{peer}`` allowed; ``.gz``/``.bz2`` compressed; ``extended``: BGP4MP_ET) until the
+        returned callable is called; awaiting what that returns waits for the file to close."""
+        return self.mrt.record(address, path, extended).stop
+
+    async def dump_rib(self, path: str, all_paths: bool = False) -> str:
+        """Write the Loc-RIB as MRT TABLE_DUMP_V2 (best paths; ``all_paths``: every route each
+        peer sent that passed import policy) to ``path``, via a temporary file renamed into
+        place. Returns the file name."""
+        return await self.mrt.dump_rib(path, all_paths)
 
     # -- operator actions (the same names as the CLI verbs; see runtime/operations.py) -------------
     def neighbor_reset(self, address: str, message: str = "") -> dict[str, Any]:
