@@ -31,12 +31,13 @@ NAMES: Final = tuple(VALUE_DECODERS[code][0] if code in VALUE_DECODERS else "" f
 class AttrCache:
     """Per-session cache of checked, decoded attributes (see the module text)."""
 
-    __slots__ = ("_flags", "_known", "_rules", "limit")
+    __slots__ = ("_flags", "_known", "_path_flags", "_rules", "limit")
 
     def __init__(self, rules: FastRules, limit: int = 16384) -> None:
         self._rules = rules
         self._flags = {code: rule[0] for code, rule in rules.items()}  # allowed flag octets
         self._known: dict[bytes, Any] = {}  # attribute bytes -> typed value (never None)
+        self._path_flags = self._flags.get(c.AS_PATH, 0)
         self.limit = limit
 
     def __len__(self) -> int:
@@ -50,8 +51,23 @@ class AttrCache:
         out: dict[str, Any] = {}
         i = 0
         n = len(block)
+        path_ok = self._path_flags
         try:
             while i < n:
+                flags = block[i]
+                code = block[i + 1]
+                if code == 2 and not flags & c.FLAG_EXTENDED and (path_ok >> flags) & 1:  # 2: AS_PATH
+                    # AS_PATH, nearly always new: its usual form (one AS_SEQUENCE, what
+                    # fast_scan accepts of it) checked and decoded here, not filed
+                    start = i + 3
+                    size = block[i + 2]
+                    end = start + size
+                    if end <= n and size > 2 and block[start] == AS_SEQUENCE and size == 2 + 4 * block[start + 1]:
+                        if "as_path" in out:
+                            return None
+                        out["as_path"] = AsPath(((AS_SEQUENCE, WORDS[block[start + 1]].unpack_from(block, start + 2)),))
+                        i = end
+                        continue
                 # the usual header, without Extended Length; an attribute that has it, or
                 # that overruns the block, is cut wrong here, so never found, and _learn
                 # takes it
@@ -62,9 +78,9 @@ class AttrCache:
                     value = self._learn(block, i, piece)
                     if value is None:
                         return None
-                    if block[i] & c.FLAG_EXTENDED:
+                    if flags & c.FLAG_EXTENDED:
                         end = i + 4 + ((block[i + 2] << 8) | block[i + 3])
-                name = NAMES[block[i + 1]]
+                name = NAMES[code]
                 if name in out:
                     return None
                 out[name] = value
