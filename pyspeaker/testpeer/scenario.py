@@ -43,7 +43,17 @@ from .scenario_file import ExpectSpec, PeerSpec, Scenario, StepSpec
 
 T = TypeVar("T")
 
-__all__ = ["Lab", "Result", "StepOutcome", "connect_retrying", "load_python", "run", "run_file", "run_scenario"]
+__all__ = [
+    "Lab",
+    "Result",
+    "StepOutcome",
+    "connect_retrying",
+    "load_python",
+    "peer_settings",
+    "run",
+    "run_file",
+    "run_scenario",
+]
 
 
 async def connect_retrying(peer: TestPeer, timeout: float = 10.0, retry_for: float = 0.0, pause: float = 0.5) -> None:
@@ -238,25 +248,31 @@ def load_python(path: str | Path) -> ScenarioFn:
 
 
 # -- the TOML form ------------------------------------------------------------------------------
-def _make_peer(lab: Lab, spec: PeerSpec) -> TestPeer:
+def peer_settings(spec: PeerSpec) -> dict[str, Any]:
+    """TestPeer arguments (dut included) for a checked ``[[peer]]`` table."""
     gr = None
     if spec.graceful_restart is not None:
         g = spec.graceful_restart
         flags = g.flags if g.flags is not None else {f: 0x80 for f in spec.families}
         gr = GrSpec(restart_time=g.restart_time, restarting=g.restarting, notification=g.notification, families=flags)
-    return lab.peer(
-        spec.name,
-        spec.dut,
-        asn=spec.asn,
-        router_id=spec.router_id,
-        dut_asn=spec.dut_asn,
-        port=spec.port,
-        local_address=spec.source,
-        families=spec.families,
-        hold_time=spec.hold_time,
-        graceful_restart=gr,
-        password=spec.password,
-    )
+    return {
+        "dut": spec.dut,
+        "asn": spec.asn,
+        "router_id": spec.router_id,
+        "dut_asn": spec.dut_asn,
+        "port": spec.port,
+        "local_address": spec.source,
+        "families": spec.families,
+        "hold_time": spec.hold_time,
+        "graceful_restart": gr,
+        "password": spec.password,
+        "next_hop": spec.next_hop,
+        "next_hop6": spec.next_hop6,
+    }
+
+
+def _make_peer(lab: Lab, spec: PeerSpec) -> TestPeer:
+    return lab.peer(spec.name, **peer_settings(spec))
 
 
 def _families(peer: TestPeer, given: tuple[Family, ...] | None) -> tuple[Family, ...]:

@@ -28,7 +28,9 @@ __all__ = [
     "Scenario",
     "StepSpec",
     "load",
+    "load_peers",
     "parse",
+    "parse_peers",
 ]
 
 
@@ -55,6 +57,8 @@ class PeerSpec:
     hold_time: int = 90
     password: str | None = None
     graceful_restart: GrSettings | None = None
+    next_hop: str | None = None  # IPv4 next hop of our announcements (default: our address)
+    next_hop6: str | None = None  # IPv6 next hop (needed for IPv6 routes over an IPv4 session)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +192,16 @@ def _command(v: Any) -> list[str]:
     return list(v)
 
 
+def _ipv(version: int) -> Callable[[Any], str]:
+    def conv(v: Any) -> str:
+        addr = _address(v)
+        if addr.version != version:
+            raise ValueError(f"must be an IPv{version} address")
+        return str(addr)
+
+    return conv
+
+
 def _hex(v: Any) -> bytes:
     text = _text(v)
     try:
@@ -243,8 +257,8 @@ def _window_end(v: Any) -> str:
 
 # -- the tables -----------------------------------------------------------------------------
 _PEER_KEYS = (
-    "name, dut, port, asn, dut_asn, router_id, source, families, hold_time, password, graceful_restart "
-    "(or set them for every peer in [defaults])"
+    "name, dut, port, asn, dut_asn, router_id, source, families, hold_time, password, graceful_restart, "
+    "next_hop, next_hop6 (or set them for every peer in [defaults])"
 )
 _GR_KEYS = "restart_time, restarting, notification, flags"
 
@@ -296,6 +310,8 @@ def _peer(r: _Reader, table: dict[str, Any], defaults: dict[str, Any], index: in
         hold_time=r.take(merged, p, "hold_time", _hold_time, 90),
         password=r.take(merged, p, "password", _text, None),
         graceful_restart=_gr(r, gr_raw, f"{p}graceful_restart"),
+        next_hop=r.take(merged, p, "next_hop", _ipv(4), None),
+        next_hop6=r.take(merged, p, "next_hop6", _ipv(6), None),
     )
     r.leftovers(merged, p, _PEER_KEYS)
     if name is None or dut is None or asn is None:
@@ -406,24 +422,8 @@ def _args(
     return out
 
 
-def parse(text: str, source: str) -> Scenario:
-    """Check a scenario given as TOML text; raise ConfigError listing every problem."""
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(source, [f"not valid TOML: {exc}"]) from None
-    problems: list[str] = []
-    r = _Reader(problems)
-    head = doc.pop("scenario", {})
-    if not isinstance(head, dict):
-        r.bad("scenario", "must be a table (name, description, timeout)")
-        head = {}
-    head = dict(head)
-    name = r.take(head, "scenario.", "name", _text, Path(source).stem)
-    description = r.take(head, "scenario.", "description", _text, "")
-    timeout = r.take(head, "scenario.", "timeout", _seconds(1, 86400), 300.0)
-    r.leftovers(head, "scenario.", "name, description, timeout")
-
+def _peers(r: _Reader, doc: dict[str, Any]) -> tuple[list[PeerSpec], dict[str, int]]:
+    """The [defaults] and [[peer]] tables (taken out of ``doc``); the peers and their indexes by name."""
     defaults = doc.pop("defaults", {})
     if not isinstance(defaults, dict):
         r.bad("defaults", "must be a table of peer keys shared by every [[peer]]")
@@ -452,6 +452,61 @@ def parse(text: str, source: str) -> Scenario:
         spec = _peer(r, dict(table), defaults, i)
         if spec is not None:
             peers.append(spec)
+
+    return peers, names
+
+
+def parse_peers(text: str, source: str) -> tuple[PeerSpec, ...]:
+    """Only the peers of a file ([defaults] and [[peer]]; [scenario], [[step]] and
+    [[expect]] are allowed and not read): a lab's peers described once, for the pytest
+    plugin's ``--bgp-peers``. ConfigError lists every problem."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, [f"not valid TOML: {exc}"]) from None
+    problems: list[str] = []
+    r = _Reader(problems)
+    peers, _names = _peers(r, doc)
+    for key in doc:
+        if key not in ("scenario", "step", "expect"):
+            r.bad(key, "unknown top-level key (known: defaults, peer; scenario, step, expect are not read here)")
+    if problems:
+        raise ConfigError(source, problems)
+    return tuple(peers)
+
+
+def load_peers(path: str | Path) -> tuple[PeerSpec, ...]:
+    return parse_peers(_read(path), str(path))
+
+
+def _read(path: str | Path) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read: {exc.strerror}"]) from None
+    except UnicodeDecodeError:
+        raise ConfigError(str(path), ["not UTF-8 text"]) from None
+
+
+def parse(text: str, source: str) -> Scenario:
+    """Check a scenario given as TOML text; raise ConfigError listing every problem."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, [f"not valid TOML: {exc}"]) from None
+    problems: list[str] = []
+    r = _Reader(problems)
+    head = doc.pop("scenario", {})
+    if not isinstance(head, dict):
+        r.bad("scenario", "must be a table (name, description, timeout)")
+        head = {}
+    head = dict(head)
+    name = r.take(head, "scenario.", "name", _text, Path(source).stem)
+    description = r.take(head, "scenario.", "description", _text, "")
+    timeout = r.take(head, "scenario.", "timeout", _seconds(1, 86400), 300.0)
+    r.leftovers(head, "scenario.", "name, description, timeout")
+
+    peers, names = _peers(r, doc)
 
     steps: list[StepSpec] = []
     marks: dict[str, int] = {}
@@ -527,11 +582,4 @@ def parse(text: str, source: str) -> Scenario:
 
 
 def load(path: str | Path) -> Scenario:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(str(path), [f"cannot read: {exc.strerror}"]) from None
-    except UnicodeDecodeError:
-        raise ConfigError(str(path), ["not UTF-8 text"]) from None
-    return parse(text, str(path))
+    return parse(_read(path), str(path))

@@ -227,3 +227,17 @@ def test_every_action_is_documented() -> None:
     doc = (Path(__file__).parents[2] / "docs" / "scenarios.md").read_text()
     missing = [a for a in ACTIONS if f"`{a}`" not in doc]
     assert not missing, f"docs/scenarios.md does not describe {missing}"
+
+
+def test_peers_only_file_for_the_pytest_plugin() -> None:
+    from pyspeaker.testpeer.scenario_file import parse_peers
+
+    speaker, observer = parse_peers(GOOD, "lab.toml")  # a whole scenario will do: its steps are not read
+    assert speaker.name == "speaker" and observer.source == "10.77.1.3"
+    peers = parse_peers(
+        '[[peer]]\nname = "r"\ndut = "10.0.0.1"\nasn = 65001\nsource = "10.0.0.2"\nnext_hop6 = "fd00::2"\n', "p.toml"
+    )
+    assert peers[0].next_hop6 == "fd00::2" and peers[0].router_id == "10.0.0.2"
+    with pytest.raises(ConfigError) as info:
+        parse_peers('[[peer]]\nname = "r"\ndut = "10.0.0.1"\nasn = 65001\nnext_hop6 = "10.0.0.3"\n[oops]\n', "p.toml")
+    assert [p.split(":")[0] for p in info.value.problems] == ["peer[0].router_id", "peer[0].next_hop6", "oops"]
