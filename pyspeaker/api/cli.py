@@ -204,12 +204,23 @@ def neighbor_table(neighbors: list[dict[str, Any]]) -> str:
     return table(headers, rows)
 
 
+def _value(v: Any) -> str:
+    """A decoded capability field for people: lists joined by commas, maps as their values."""
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, list):
+        return "[" + ", ".join(_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return " ".join(f"{k} {_value(x)}" if k not in ("family", "name") else _value(x) for k, x in v.items())
+    return str(v)
+
+
 def _caps(caps: list[dict[str, Any]] | None) -> list[str]:
     if caps is None:
         return ["    (none yet)"]
     out = []
     for c in caps:
-        decoded = ", ".join(f"{k} {v}" for k, v in c.get("decoded", {}).items())
+        decoded = ", ".join(f"{k} {_value(v)}" for k, v in c.get("decoded", {}).items())
         out.append(f"    {c['name']} ({c['code']}) {c['raw'] or '-'}" + (f": {decoded}" if decoded else ""))
     return out
 
@@ -230,9 +241,9 @@ def neighbor_text(n: dict[str, Any]) -> str:
     state = n["state"]
     if n.get("uptime") is not None:
         state += f", up for {duration(n['uptime'])}"
-    lines.append(
-        f"  State: {state} (established {n.get('established_count', 0)} times); admin {n.get('admin_state', '?')}"
-    )
+    times = n.get("established_count", 0)
+    plural = "" if times == 1 else "s"
+    lines.append(f"  State: {state} (established {times} time{plural}); admin {n.get('admin_state', '?')}")
     if n.get("router_id"):
         lines.append(f"  Remote router ID: {n['router_id']}")
     if n.get("local") or n.get("remote"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import grp
 import logging
 import os
 import socket
@@ -76,6 +77,7 @@ class ControlServer:
         *,
         unix: str | None = None,
         mode: int = 0o660,
+        group: str | None = None,
         tcp: tuple[str, int] | None = None,
         tls: ssl.SSLContext | None = None,
     ) -> None:
@@ -84,6 +86,7 @@ class ControlServer:
         self.speaker = speaker
         self.path = (unix or default_socket()) if tcp is None else None
         self.mode = mode
+        self.group = group
         self.tcp = tcp
         self.tls = tls
         self._server: asyncio.Server | None = None
@@ -110,10 +113,13 @@ class ControlServer:
             prepare_unix(self.path)
             try:
                 self._server = await asyncio.start_unix_server(self._client, self.path)
+                if self.group is not None:
+                    os.chown(self.path, -1, grp.getgrnam(self.group).gr_gid)
                 os.chmod(self.path, self.mode)
                 st = os.stat(self.path)
-            except OSError as exc:
-                raise ControlError(f"control socket {self.path}: {exc.strerror or exc}") from None
+            except (OSError, KeyError) as exc:
+                why = (exc.strerror or str(exc)) if isinstance(exc, OSError) else f"no group {self.group!r}"
+                raise ControlError(f"control socket {self.path}: {why}") from None
             self._inode = (st.st_dev, st.st_ino)
         else:
             assert self.tcp is not None
@@ -240,7 +246,7 @@ async def start_control(speaker: Speaker) -> list[ControlServer]:
     servers: list[ControlServer] = []
     try:
         if c.enabled:
-            unix = ControlServer(speaker, unix=c.socket, mode=c.mode)
+            unix = ControlServer(speaker, unix=c.socket, mode=c.mode, group=c.group)
             try:
                 await unix.start()
                 servers.append(unix)

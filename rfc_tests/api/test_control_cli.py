@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import grp
 import io
 import json
 import os
@@ -38,6 +39,7 @@ port = 0
 [control]
 socket = "{socket}"
 mode = "0640"
+group = "{group}"
 
 [[neighbor]]
 address = "127.0.5.1"
@@ -56,6 +58,8 @@ rr_client = true
 """
 
 P1, P2 = "127.0.5.1", "127.0.5.2"
+# a group other than ours, if the host has one, so that the socket's group is seen to be set
+GROUP = next((g for g in grp.getgrall() if g.gr_gid != os.getegid()), grp.getgrgid(os.getegid()))
 
 
 def route_update(prefix: bytes, nh: str, local_pref: int = 100, communities: bytes = b"") -> bytes:
@@ -100,7 +104,7 @@ async def connect(peer: RawPeer, port: int) -> None:
 @pytest.fixture
 async def lab(tmp_path: Path) -> AsyncIterator[Lab]:
     sock = str(tmp_path / "ctl" / "pyspeaker.sock")
-    speaker = Speaker(parse(CONFIG.format(socket=sock), str(tmp_path / "lab.toml")))
+    speaker = Speaker(parse(CONFIG.format(socket=sock, group=GROUP.gr_name), str(tmp_path / "lab.toml")))
     await speaker.start()
     await start_control(speaker)
     peers = {P1: RawPeer(P1, "10.0.5.1"), P2: RawPeer(P2, "10.0.5.2")}
@@ -116,7 +120,7 @@ async def lab(tmp_path: Path) -> AsyncIterator[Lab]:
 
 async def test_socket_mode_as_configured_and_removed_at_stop(lab: Lab) -> None:
     st = os.stat(lab.socket)
-    assert stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o640
+    assert stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o640 and st.st_gid == GROUP.gr_gid
     await lab.speaker.stop()
     await asyncio.wait_for(_gone(lab.socket), 5)
 

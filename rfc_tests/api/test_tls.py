@@ -196,6 +196,9 @@ def test_control_config_errors_name_the_key(tmp_path: Path) -> None:
     problems = e.value.problems
     assert problems[0] == "control.tcp: an IPv6 address goes in brackets: \"[::1]:50051\" (got '::1:5')"
     assert problems[1] == f"control.tls_cert: {tmp_path}/none.pem: no such file (got '{tmp_path}/none.pem')"
+    with pytest.raises(ConfigError) as e:
+        parse(head + '[control]\ngroup = "no-such-group-here"\n', "c.toml")
+    assert e.value.problems == ["control.group: no group 'no-such-group-here' on this host (got 'no-such-group-here')"]
     config = parse(head + '[control]\nsocket = "/tmp/x.sock"\nmode = "0600"\nenabled = false\n', "c.toml")
     assert config.control.socket == "/tmp/x.sock" and config.control.mode == 0o600 and not config.control.enabled
     assert parse(head, "c.toml").control.enabled
