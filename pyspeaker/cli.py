@@ -13,6 +13,7 @@ from . import __version__
 COMMAND_MODULES: tuple[str, ...] = (
     "pyspeaker.testpeer.scenario_cli",
     "pyspeaker.testpeer.cli",
+    "pyspeaker.api.cli",
     "pyspeaker.testpeer.errors_cli",
 )
 

@@ -3,6 +3,7 @@ what is wrong, and all of them are found before anything starts."""
 
 from __future__ import annotations
 
+import grp
 import ipaddress
 import os
 import tomllib
@@ -540,6 +541,15 @@ def _control(r: _Reader, raw: Any, source: str) -> ControlConfig:
             raise ValueError('an IPv6 address goes in brackets: "[::1]:50051"')
         return _address(host), int(port)
 
+    def group(v: Any) -> str:
+        if not isinstance(v, str) or not v:
+            raise TypeError("must be a group name in quotes")
+        try:
+            grp.getgrnam(v)
+        except KeyError:
+            raise ValueError(f"no group {v!r} on this host") from None
+        return v
+
     def existing(v: Any) -> str:
         p = path(v)
         if not os.path.isfile(p):
@@ -549,14 +559,15 @@ def _control(r: _Reader, raw: Any, source: str) -> ControlConfig:
     enabled = r.take(table, "control.", "enabled", _bool, True)
     sock = r.take(table, "control.", "socket", path, None)
     file_mode = r.take(table, "control.", "mode", mode, 0o660)
+    owner_group = r.take(table, "control.", "group", group, None)
     where = r.take(table, "control.", "tcp", tcp, None)
     tls = {name: r.take(table, "control.", name, existing, None) for name in ("tls_cert", "tls_key", "tls_ca")}
-    r.leftovers(table, "control.", "enabled, socket, mode, tcp, tls_cert, tls_key, tls_ca")
+    r.leftovers(table, "control.", "enabled, socket, mode, group, tcp, tls_cert, tls_key, tls_ca")
     if where is not None:
         for name in ("tls_cert", "tls_key", "tls_ca"):
             if tls[name] is None and name not in {p.split(":")[0].removeprefix("control.") for p in r.problems}:
                 r.bad(f"control.{name}", "required with control.tcp (the control API over TCP is mutual TLS only)")
-    return ControlConfig(enabled, sock, file_mode, where, tls["tls_cert"], tls["tls_key"], tls["tls_ca"])
+    return ControlConfig(enabled, sock, file_mode, owner_group, where, tls["tls_cert"], tls["tls_key"], tls["tls_ca"])
 
 
 def _listen_ranges(r: _Reader, raw: Any, policies: dict[str, Policy]) -> list[ListenRange]:

@@ -94,6 +94,7 @@ class ControlConfig:
     enabled: bool = True
     socket: str | None = None
     mode: int = 0o660
+    group: str | None = None  # the socket's group (who may use it, with mode); None: the speaker's
     tcp: tuple[IPAddress, int] | None = None
     tls_cert: str | None = None
     tls_key: str | None = None
