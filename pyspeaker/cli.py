@@ -15,6 +15,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "pyspeaker.testpeer.cli",
     "pyspeaker.api.cli",
     "pyspeaker.testpeer.errors_cli",
+    "pyspeaker.mrt.cli",
 )
 
 

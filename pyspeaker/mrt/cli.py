@@ -69,6 +69,7 @@ def _matches(item: Route | Record, peer: str | None) -> bool:
 def main_print(args: argparse.Namespace) -> int:
     out: list[str] = []
     write = sys.stdout.write
+    cache: dict[tuple[bytes, str | None], str] = {}
     try:
         for item in routes(_records(args.file)):
             if not _matches(item, args.peer):
@@ -76,7 +77,7 @@ def main_print(args: argparse.Namespace) -> int:
             if args.json:
                 out.append(json.dumps(to_json(item), separators=(",", ":")))
             else:
-                line = bgpdump_line(item)
+                line = bgpdump_line(item, cache)
                 if line is None:
                     continue
                 out.append(line)

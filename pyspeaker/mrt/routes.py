@@ -158,14 +158,26 @@ def _split_path_id(p: bytes, addpath: bool) -> tuple[int | None, bytes]:
     return None, p
 
 
-def rib_routes(rec: RibRecord, peers: PeerIndexTable | None) -> list[Route]:
+AttrCache = dict[bytes, tuple[AttrSet, str | None]]
+
+
+def rib_routes(rec: RibRecord, peers: PeerIndexTable | None, cache: AttrCache | None = None) -> list[Route]:
+    """The routes of a RIB record. ``cache``: attribute blocks already decoded (a RIB has
+    far fewer distinct blocks than entries)."""
     source = "TABLE_DUMP2_AP" if rec.addpath else "TABLE_DUMP2"
     out = []
     for e in rec.entries:
         if peers is None or e.peer_index >= len(peers.peers):
             raise MrtError(f"RIB entry names peer index {e.peer_index}, not in the PEER_INDEX_TABLE")
         peer = peers.peers[e.peer_index]
-        attrs, nh = rib_attrs(e.attrs)
+        done = cache.get(e.attrs) if cache is not None else None
+        if done is None:
+            done = rib_attrs(e.attrs)
+            if cache is not None:
+                if len(cache) >= 100_000:
+                    cache.clear()
+                cache[e.attrs] = done
+        attrs, nh = done
         out.append(
             Route("B", source, rec.timestamp, peer.address, peer.asn, rec.family, rec.prefix, e.path_id, attrs, nh)
         )
@@ -183,6 +195,7 @@ def routes(records: Iterable[Record]) -> Iterator[Route | Record]:
     """Every route of the records (the PEER_INDEX_TABLE of a TABLE_DUMP_V2 file is kept for
     the RIB records after it); records without routes (state changes, OPENs...) as they are."""
     peers: PeerIndexTable | None = None
+    cache: AttrCache = {}
     for rec in records:
         if isinstance(rec, Bgp4mpMessage):
             found = message_routes(rec)
@@ -192,7 +205,7 @@ def routes(records: Iterable[Record]) -> Iterator[Route | Record]:
                 yield rec
         elif isinstance(rec, RibRecord):
             if rec.family in CODECS:
-                yield from rib_routes(rec, peers)
+                yield from rib_routes(rec, peers, cache)
             else:
                 yield rec  # labelled, VPN...: not decoded into routes
         elif isinstance(rec, PeerIndexTable):
@@ -230,9 +243,10 @@ def _ts(t: float) -> str:
     return str(int(t)) if t == int(t) else f"{t:.6f}"
 
 
-def bgpdump_line(item: Route | Record) -> str | None:
+def bgpdump_line(item: Route | Record, cache: dict[tuple[bytes, str | None], str] | None = None) -> str | None:
     """The line ``bgpdump -m`` prints for a route or a state change (None for records it
-    does not print)."""
+    does not print). ``cache``: the attribute part of lines already made, by attribute bytes
+    and next hop."""
     if isinstance(item, Bgp4mpStateChange):
         return (
             f"BGP4MP|{_ts(item.timestamp)}|STATE|{item.peer_address}|{item.peer_as}|{item.old_state}|{item.new_state}"
@@ -247,11 +261,23 @@ def bgpdump_line(item: Route | Record) -> str | None:
     a = item.attrs
     if a is None:
         return head + "||||||||"
+    key = (a.raw, item.next_hop)
+    tail = cache.get(key) if cache is not None else None
+    if tail is None:
+        tail = _tail(a, item.next_hop)
+        if cache is not None:
+            if len(cache) >= 100_000:
+                cache.clear()
+            cache[key] = tail
+    return head + tail
+
+
+def _tail(a: AttrSet, next_hop: str | None) -> str:
     origin = _ORIGINS.get(a.origin, "") if a.origin is not None else ""
     comms = " ".join(_WELL_KNOWN.get(v, f"{v >> 16}:{v & 0xFFFF}") for v in a.communities)
     aggr = f"{a.aggregator.asn} {a.aggregator.address}" if a.aggregator else ""
     return (
-        f"{head}|{as_path_text(a.as_path)}|{origin}|{item.next_hop or ''}|{a.local_pref or 0}|{a.med or 0}|{comms}|"
+        f"|{as_path_text(a.as_path)}|{origin}|{next_hop or ''}|{a.local_pref or 0}|{a.med or 0}|{comms}|"
         f"{'AG' if a.atomic_aggregate else 'NAG'}|{aggr}|"
     )
 
