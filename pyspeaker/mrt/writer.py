@@ -17,6 +17,7 @@ import contextlib
 import logging
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import IO
 
@@ -38,12 +39,14 @@ class RecordWriter:
         chunk: int = CHUNK,
         flush_interval: float = FLUSH_INTERVAL,
         loop: asyncio.AbstractEventLoop | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.pattern = pattern
         self.peer = peer
         self.chunk = chunk
         self.flush_interval = flush_interval
         self.loop = loop or asyncio.get_running_loop()
+        self.clock = clock  # the wall clock that names the files
         self._buf = bytearray()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mrt-writer")
         self._file: IO[bytes] | None = None
@@ -58,7 +61,7 @@ class RecordWriter:
     @property
     def path(self) -> str:
         """The file being written (or about to be)."""
-        return self._name or format_path(self.pattern, time.time(), self.peer)
+        return self._name or format_path(self.pattern, self.clock(), self.peer)
 
     def write(self, data: bytes) -> None:
         """Add one encoded record (cheap: a copy into the buffer)."""
@@ -79,7 +82,7 @@ class RecordWriter:
             self._timer = None
         data = bytes(self._buf)
         self._buf.clear()
-        name = format_path(self.pattern, time.time(), self.peer)
+        name = format_path(self.pattern, self.clock(), self.peer)
         fut = self.loop.run_in_executor(self._pool, self._write, name, data)
         self._pending = fut
         fut.add_done_callback(self._done)

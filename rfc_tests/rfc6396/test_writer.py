@@ -1,0 +1,140 @@
+"""The MRT writer (buffered, rotated by its strftime pattern), the recorder's message
+cutting, the configuration keys, and replay's input checks."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pyspeaker.config import ConfigError
+from pyspeaker.config.load import parse
+from pyspeaker.mrt import codec
+from pyspeaker.mrt.codec import MrtError, iter_records
+from pyspeaker.mrt.files import check_pattern, format_path, read_file
+from pyspeaker.mrt.record import _Stream
+from pyspeaker.mrt.replay import updates
+from pyspeaker.mrt.writer import RecordWriter
+
+KEEPALIVE = b"\xff" * 16 + b"\x00\x13\x04"
+
+
+def _state(ts: float) -> bytes:
+    return codec.encode(codec.Bgp4mpStateChange(ts, 1, 2, "10.0.0.1", "10.0.0.2", 1, 2))
+
+
+async def test_writer_rotates_when_the_name_changes(tmp_path: Path) -> None:
+    now = [1700000000.0]  # 2023-11-14 22:13:20 UTC
+    w = RecordWriter(str(tmp_path / "r-%Y%m%d-%H-{peer}.mrt"), "2001:db8::1", clock=lambda: now[0])
+    w.write(_state(now[0]))
+    await w.flush()
+    now[0] += 3600
+    w.write(_state(now[0]))
+    w.write(_state(now[0] + 1))
+    await w.close()
+    first = tmp_path / "r-20231114-22-2001_db8__1.mrt"
+    second = tmp_path / "r-20231114-23-2001_db8__1.mrt"
+    assert [r.timestamp for r in read_file(first)] == [1700000000.0]
+    assert [r.timestamp for r in read_file(second)] == [1700003600.0, 1700003601.0]
+    assert w.records == 3
+
+
+async def test_writer_flushes_a_full_buffer_and_compresses(tmp_path: Path) -> None:
+    w = RecordWriter(str(tmp_path / "big.mrt.gz"), chunk=1000)
+    recs = [_state(float(i)) for i in range(200)]
+    for r in recs:
+        w.write(r)
+    await w.close()
+    assert (tmp_path / "big.mrt.gz").read_bytes()[:2] == b"\x1f\x8b"
+    assert [r.timestamp for r in read_file(tmp_path / "big.mrt.gz")] == [float(i) for i in range(200)]
+
+
+async def test_writer_error_is_kept_not_raised(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    w = RecordWriter(str(blocker / "sub" / "x.mrt"))  # a directory that cannot be made
+    w.write(_state(1.0))
+    await w.close()
+    assert w.error is not None
+
+
+def test_format_and_check_pattern() -> None:
+    assert format_path("/x/%Y-{peer}.mrt", 0.0, "::1") == "/x/1970-__1.mrt"
+    assert check_pattern("/x/%Y%m%d-{peer}.mrt")
+    for bad in ("", "/x/{host}.mrt"):
+        with pytest.raises(ValueError):
+            check_pattern(bad)
+
+
+def test_stream_cuts_messages_from_any_pieces() -> None:
+    data = KEEPALIVE * 5
+    s = _Stream(True)
+    got = []
+    for i in range(len(data)):
+        got.extend(s.feed(data[i : i + 1]))
+    assert got == [KEEPALIVE] * 5
+
+
+def test_stream_started_mid_message_finds_the_next_one() -> None:
+    s = _Stream(False)
+    assert s.feed(KEEPALIVE[7:] + KEEPALIVE + KEEPALIVE[:10]) == [KEEPALIVE]
+    assert s.feed(KEEPALIVE[10:]) == [KEEPALIVE]
+
+
+def _config(extra_global: str = "", extra_neighbor: str = "") -> str:
+    return f"""
+[global]
+asn = 65000
+router_id = "10.0.0.1"
+{extra_global}
+
+[[neighbor]]
+address = "192.0.2.1"
+remote_as = 65001
+{extra_neighbor}
+"""
+
+
+def test_config_keys() -> None:
+    c = parse(
+        _config(
+            'mrt_record = "/tmp/all-%Y.mrt"\nmrt_dump = "/tmp/rib.mrt"\n'
+            "mrt_dump_interval = 60\nmrt_dump_all_paths = true",
+            'mrt_record = "/tmp/n-{peer}.mrt.gz"',
+        ),
+        "t.toml",
+    )
+    g = c.global_
+    assert (g.mrt_record, g.mrt_dump, g.mrt_dump_interval, g.mrt_dump_all_paths) == (
+        "/tmp/all-%Y.mrt",
+        "/tmp/rib.mrt",
+        60.0,
+        True,
+    )
+    assert c.neighbors[0].mrt_record == "/tmp/n-{peer}.mrt.gz"
+
+
+@pytest.mark.parametrize(
+    ("glob", "neighbor", "key"),
+    [
+        ("mrt_record = 5", "", "global.mrt_record"),
+        ('mrt_dump = "/x/{host}.mrt"', "", "global.mrt_dump"),
+        ("mrt_dump_interval = 60", "", "global.mrt_dump_interval"),
+        ('mrt_dump = "/x.mrt"\nmrt_dump_interval = -1', "", "global.mrt_dump_interval"),
+        ("", 'mrt_record = ""', "neighbor[0].mrt_record"),
+    ],
+)
+def test_config_errors_name_the_key(glob: str, neighbor: str, key: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse(_config(glob, neighbor), "t.toml")
+    assert key in str(info.value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=400))
+def test_replay_of_hostile_bytes_raises_only_mrt_error(data: bytes) -> None:
+    with contextlib.suppress(MrtError):
+        list(updates(iter_records(data)))
