@@ -31,13 +31,14 @@ NAMES: Final = tuple(VALUE_DECODERS[code][0] if code in VALUE_DECODERS else "" f
 class AttrCache:
     """Per-session cache of checked, decoded attributes (see the module text)."""
 
-    __slots__ = ("_flags", "_known", "_path_flags", "_rules", "limit")
+    __slots__ = ("_comm_flags", "_flags", "_known", "_path_flags", "_rules", "limit")
 
     def __init__(self, rules: FastRules, limit: int = 16384) -> None:
         self._rules = rules
         self._flags = {code: rule[0] for code, rule in rules.items()}  # allowed flag octets
         self._known: dict[bytes, Any] = {}  # attribute bytes -> typed value (never None)
         self._path_flags = self._flags.get(c.AS_PATH, 0)
+        self._comm_flags = self._flags.get(c.COMMUNITIES, 0)
         self.limit = limit
 
     def __len__(self) -> int:
@@ -47,11 +48,14 @@ class AttrCache:
         """The mandatory bits and typed values of a block whose every attribute is known,
         valid and unique (what :func:`~pyspeaker.wire.validate.fast_scan` accepts); None if
         the block needs the full parse."""
-        get = self._known.get
+        known = self._known
+        get = known.get
+        limit = self.limit
         out: dict[str, Any] = {}
         i = 0
         n = len(block)
         path_ok = self._path_flags
+        comm_ok = self._comm_flags
         try:
             while i < n:
                 flags = block[i]
@@ -75,7 +79,22 @@ class AttrCache:
                 piece = block[i:end]
                 value = get(piece)
                 if value is None:
-                    value = self._learn(block, i, piece)
+                    size = end - i - 3
+                    if (
+                        code == 8
+                        and size
+                        and not size & 3
+                        and size < 1024
+                        and end <= n
+                        and not flags & c.FLAG_EXTENDED
+                        and (comm_ok >> flags) & 1
+                    ):
+                        # 8: COMMUNITIES, often new too, in its usual form
+                        value = known[piece] = WORDS[size >> 2].unpack_from(block, i + 3)
+                        if len(known) >= limit:
+                            known.clear()
+                    else:
+                        value = self._learn(block, i, piece)
                     if value is None:
                         return None
                     if flags & c.FLAG_EXTENDED:
