@@ -1,0 +1,174 @@
+"""The test peer examples run against real daemons, so they cannot rot:
+
+* ``examples/test_bird_keeps_routes.py`` is run with pytest (the pyspeaker plugin, a peers
+  file) against BIRD 2 with two eBGP neighbors on our side of the link: the speaker peer
+  restarts gracefully, the observer peer must see nothing withdrawn until End-of-RIB and
+  the routes not announced again swept after it.
+* ``examples/metallb_gr_check.py``: FRR (as MetalLB's FRR mode runs it) announces two
+  service routes, /32 and /128, and restarts gracefully; the test peer, as the router
+  MetalLB peers with, must see them kept and refreshed, with no withdrawal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import sys
+import textwrap
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from .conftest import DaemonFactory
+from .daemons import DAEMONS, Bird2, Frr
+from .netns import sh
+
+ROOT = Path(__file__).parents[2]
+EXAMPLES = ROOT / "examples"
+SPEAKER_AS, DUT_AS, OBSERVER_AS = 65001, 65002, 65003
+
+
+class Bird2TwoPeers(Bird2):
+    """BIRD 2 with two passive eBGP neighbors on our side of the link (10.77.n.1, the
+    speaker; 10.77.n.3, the observer), graceful restart on, BGP routes exported to both."""
+
+    kind = "bird2"
+
+    @property
+    def observer4(self) -> str:
+        return f"10.77.{self.link.n}.3"
+
+    def config(self) -> str:
+        link = self.link
+
+        def neighbor(name: str, address: str, asn: int) -> str:
+            return f"""
+            protocol bgp {name} {{
+              debug {{ states, events }};
+              local {link.their4} port 179 as {DUT_AS};
+              neighbor {address} port 179 as {asn};
+              passive on;
+              hold time 9; keepalive time 3;
+              connect retry time 1; connect delay time 1; error wait time 1, 10;
+              graceful restart on; graceful restart time 120;
+              ipv4 {{ import all; export where source = RTS_BGP; }};
+              ipv6 {{ import all; export where source = RTS_BGP; next hop address {link.their6}; }};
+            }}
+            """
+
+        return textwrap.dedent(
+            f"""\
+            log stderr all;
+            router id {link.their4};
+            protocol device {{ scan time 5; }}
+            """
+        ) + textwrap.dedent(
+            neighbor("speaker", link.our4, SPEAKER_AS) + neighbor("observer", self.observer4, OBSERVER_AS)
+        )
+
+
+async def test_bird_keeps_routes_example(lab: DaemonFactory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setitem(DAEMONS, "bird2peers", Bird2TwoPeers)
+    d = lab("bird2peers", start=False)
+    assert isinstance(d, Bird2TwoPeers)
+    sh("ip", "addr", "add", f"{d.observer4}/24", "dev", d.link.ours_if)  # the observer's address, our side
+    d.start()
+    peers = tmp_path / "bird-lab.toml"
+    peers.write_text(
+        f"""
+[defaults]
+dut = "{d.link.their4}"
+dut_asn = {DUT_AS}
+families = ["ipv4-unicast", "ipv6-unicast"]
+
+[[peer]]
+name = "speaker"
+asn = {SPEAKER_AS}
+source = "{d.link.our4}"
+next_hop6 = "{d.link.our6}"
+
+[[peer]]
+name = "observer"
+asn = {OBSERVER_AS}
+source = "{d.observer4}"
+"""
+    )
+    saved = tmp_path / "recordings"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rA",
+        str(EXAMPLES / "test_bird_keeps_routes.py"), f"--bgp-peers={peers}", "--bgp-connect-timeout=20",
+        f"--bgp-save-recordings={saved}",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=ROOT,
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(proc.communicate(), 120)
+    text = out.decode(errors="replace")
+    assert proc.returncode == 0, text
+    assert "PASSED examples/test_bird_keeps_routes.py::test_bird_keeps_routes_while_we_restart" in text
+    assert not saved.exists()  # nothing failed, nothing saved
+    # BIRD itself says it helped: the speaker's restart was seen as a graceful one
+    log = d.log_text()
+    assert "speaker: Neighbor graceful restart detected" in log, d.log_tail(40)
+    assert "speaker: Neighbor graceful restart done" in log, d.log_tail(40)
+    assert "observer" in log and "observer: Error" not in log
+
+
+def _example(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+SERVICE4, SERVICE6 = "10.2.0.10/32", "2001:db8:2::10/128"
+
+
+async def test_metallb_gr_check_example_against_frr(lab: DaemonFactory) -> None:
+    example = _example("metallb_gr_check")
+    d = lab(
+        "frr",
+        local_as=DUT_AS,
+        peer_as=SPEAKER_AS,
+        passive=True,
+        graceful_restart=True,
+        preserve_fw_state=True,  # F for both families, as MetalLB's FRR configuration has
+        prefix4=SERVICE4,
+        prefix6=SERVICE6,
+    )
+    assert isinstance(d, Frr)
+    restarts = []
+
+    async def restart() -> None:
+        """bgpd killed (no NOTIFICATION: a restarting speaker) and started again."""
+        await d.stop_for_restart()
+        await asyncio.to_thread(d.restart)
+        restarts.append(True)
+
+    lab_ = example.Lab()
+    try:
+        await example.check_gr(
+            lab_,
+            [SERVICE4, SERVICE6],
+            restart,
+            timeout=30,
+            dut=d.link.their4,
+            asn=SPEAKER_AS,
+            dut_asn=DUT_AS,
+            local_address=d.link.our4,
+        )
+    finally:
+        await lab_.close()
+    rec = lab_.recorder
+    assert restarts == [True]
+    # what the check saw, in order: the services, the session lost, back, refreshed, End-of-RIB
+    assert [e.get("prefix") for e in rec.of("withdraw", "router")] == []
+    for service in (SERVICE4, SERVICE6):
+        kinds = [e.kind for e in rec.route_history(service, "router")]
+        assert kinds == ["announce", "announce"], rec.timeline()
+    opens = rec.of("open-received", "router")
+    assert len(opens) == 2
+    gr = [c for c in opens[1].get("capabilities") if c.get("code") == 64]
+    # R, N, 120 s, F for IPv4 and IPv6 unicast
+    assert [c["raw"] for c in gr] == ["c0780001018000020180"], gr
