@@ -19,7 +19,7 @@ from ..wire.family import Family
 from ..wire.notification import CEASE, CEASE_COLLISION, CEASE_MAX_PREFIXES, Notification
 from .backoff import Backoff
 from .sockopts import set_md5, set_ttl_security
-from .stats import OutCounter, PeerStats
+from .stats import OutCounter, PeerStats, WalkMemo
 
 log = logging.getLogger("pyspeaker.peer")
 
@@ -66,7 +66,7 @@ class _Link(asyncio.Protocol):
         self.closed = False
         self.discarded = False  # replaced by another connection before it was made: never speaks
         session.counts = runner.stats.received  # per-neighbor counters
-        self.sent = OutCounter(runner.stats.sent)
+        self.sent = OutCounter(runner.stats.sent, runner.write_memo)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's TCP transports have the asyncio.Transport methods but are not subclasses
@@ -158,6 +158,7 @@ class PeerRunner:
         self.dynamic = False  # made for a connection from a listen range
         self.taps: list[Tap] = []  # see every byte in and out (MRT recording); empty: one test per read/write
         self.stats = PeerStats()
+        self.write_memo: WalkMemo | None = None  # shared by a speaker's neighbors (stats.WalkMemo)
 
     def now(self) -> float:
         return self.loop.time()

@@ -32,6 +32,7 @@ from . import operations
 from .graceful import RestartControl
 from .listener import Listener
 from .peer import PeerRunner, Transport
+from .stats import WalkMemo
 
 if TYPE_CHECKING:
     from ..api.server import ControlServer
@@ -127,6 +128,7 @@ class Speaker:
         self._queues: list[asyncio.Queue[tuple[str, ft.Event]]] = []
         self._stopped = asyncio.Event()
         self._route_feed = operations.RouteFeed(self)
+        self._write_memo = WalkMemo()
         self.control: list[ControlServer] = []  # control API servers (pyspeaker.api)
         self.flush_timings = Timings()  # for the metrics: each flush, and the UPDATEs filed before it
         self.batch_timings = Timings()
@@ -188,6 +190,7 @@ class Speaker:
     def _runner(self, n: NeighborConfig) -> PeerRunner:
         runner = PeerRunner(peer_settings(self.config, n, self.router.deferring), transport_for(n), self._sink)
         runner.on_drain = self.router.drained
+        runner.write_memo = self._write_memo  # the counters walk bytes shared by many peers once
         self.peers[str(n.address)] = runner
         self.neighbor_config[str(n.address)] = n
         self.mrt.runner_added(runner, n)

@@ -9,7 +9,7 @@ import time
 from pyspeaker.config.load import parse
 from pyspeaker.fsm import types as ft
 from pyspeaker.runtime.speaker import Speaker
-from pyspeaker.runtime.stats import OutCounter, PeerStats, notification_text
+from pyspeaker.runtime.stats import OutCounter, PeerStats, WalkMemo, notification_text
 from pyspeaker.wire.notification import Notification
 from rfc_tests.conftest import KEEPALIVE, T_NOTIFICATION, T_OPEN, T_ROUTE_REFRESH, message, update
 from rfc_tests.rawpeer import RawPeer
@@ -44,6 +44,28 @@ def test_out_counter_one_byte_at_a_time() -> None:
     for i in range(len(data)):
         counter.feed(data[i : i + 1])
     assert stats.messages_out == {k: 3 * v for k, v in EXPECTED.items()}
+
+
+def test_shared_bytes_are_walked_once_and_counted_for_each_peer() -> None:
+    memo = WalkMemo()
+    data = b"".join(STREAM)
+    first, second = PeerStats(), PeerStats()
+    a, b = OutCounter(first.sent, memo), OutCounter(second.sent, memo)
+    a.feed(data)
+    assert memo.get(data) is not None
+    b.feed(data)
+    b.feed(data)
+    assert first.messages_out == EXPECTED
+    assert second.messages_out == {k: 2 * v for k, v in EXPECTED.items()}
+    # a write that ends inside a message is remembered with where it ended: the next write
+    # of each peer carries on from there, whether it was walked or looked up
+    cut = len(data) - 7
+    head, tail = data[:cut], data[cut:]
+    for stats in (PeerStats(), PeerStats()):
+        c = OutCounter(stats.sent, memo)
+        c.feed(head)
+        c.feed(tail)
+        assert stats.messages_out == EXPECTED
 
 
 def test_notification_text() -> None:
