@@ -391,3 +391,30 @@ async def test_second_server_on_a_live_socket_is_refused(lab: Lab) -> None:
     # the first one still answers
     status, _, _ = await lab.cli("status", "--quiet")
     assert status == 0
+
+
+async def test_reload_through_the_cli(tmp_path: Path) -> None:
+    """``pyspeaker reload``: the speaker reads its file again (a neighbor added to it appears);
+    a file that no longer loads is refused in one line, naming the key."""
+    if not hasattr(Speaker, "reload"):
+        pytest.skip("this speaker has no reload()")
+    from pyspeaker.config import load
+
+    sock = str(tmp_path / "r.sock")
+    path = tmp_path / "reload.toml"
+    text = CONFIG.format(socket=sock, group=GROUP.gr_name)
+    path.write_text(text)
+    speaker = Speaker(load(str(path)))
+    await speaker.start()
+    await start_control(speaker)
+    try:
+        path.write_text(text + '\n[[neighbor]]\naddress = "127.0.5.3"\nremote_as = 65000\npassive = true\n')
+        status, out, err = await asyncio.to_thread(run_cli, ["reload", "--socket", sock])
+        assert status == 0 and out.startswith("reloaded"), err
+        status, out, err = await asyncio.to_thread(run_cli, ["neighbor", "--json", "--socket", sock])
+        assert "127.0.5.3" in [n["address"] for n in json.loads(out)]
+        path.write_text(text.replace("asn = 65000", 'asn = "x"'))
+        status, out, err = await asyncio.to_thread(run_cli, ["reload", "--socket", sock])
+        assert status == 1 and len(err.strip().splitlines()) == 1 and "global.asn" in err
+    finally:
+        await speaker.stop()
