@@ -443,6 +443,28 @@ async def run_scenario(scenario: Scenario, *, recorder: Recorder | None = None) 
     for spec in scenario.peers:
         _make_peer(lab, spec)
     lab.recorder.add("lab", "note", text=f"scenario {scenario.name}", source=scenario.source)
+    try:
+        await _run_steps(lab, scenario, result)
+        # the expectations read the recording as the steps left it: before our peers close
+        # their sessions (a Cease makes the DUT withdraw what they announced)
+        lab.recorder.add("lab", "note", text="steps over: expectations checked here")
+        for e in scenario.expects:
+            outcome = StepOutcome(e.key, _describe_expect(e), True)
+            try:
+                _check(lab.expect, e)
+            except ExpectationFailed as exc:
+                outcome.ok = False
+                outcome.message = str(exc)
+                result.failures.append(exc)
+            result.expectations.append(outcome)
+    finally:
+        await lab.close()
+    result.duration = time.monotonic() - started
+    return result
+
+
+async def _run_steps(lab: Lab, scenario: Scenario, result: Result) -> None:
+    """The steps in order, within the scenario's time; the first that fails ends them."""
     current: StepSpec | None = None
     try:
         async with asyncio.timeout(scenario.timeout):
@@ -461,27 +483,13 @@ async def run_scenario(scenario: Scenario, *, recorder: Recorder | None = None) 
                     outcome.ok = False
                     outcome.message = str(exc)
                     result.error = f"{step.describe()} failed: {exc}"
-                    break
-            current = None
+                    return
     except TimeoutError:
         where = f" (during {current.describe()})" if current is not None else ""
         result.error = f"the scenario did not finish within {scenario.timeout:g} s{where}"
         if result.steps:
             result.steps[-1].ok = False
             result.steps[-1].message = "timed out"
-    finally:
-        await lab.close()
-    for e in scenario.expects:
-        outcome = StepOutcome(e.key, _describe_expect(e), True)
-        try:
-            _check(lab.expect, e)
-        except ExpectationFailed as exc:
-            outcome.ok = False
-            outcome.message = str(exc)
-            result.failures.append(exc)
-        result.expectations.append(outcome)
-    result.duration = time.monotonic() - started
-    return result
 
 
 async def run_file(path: str | Path, *, recorder: Recorder | None = None) -> Result:

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import sys
 import textwrap
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from pyspeaker.testpeer import Recorder
 
 from .conftest import DaemonFactory
 from .daemons import DAEMONS, Bird2, Frr
@@ -111,6 +114,26 @@ source = "{d.observer4}"
     assert "speaker: Neighbor graceful restart detected" in log, d.log_tail(40)
     assert "speaker: Neighbor graceful restart done" in log, d.log_tail(40)
     assert "observer" in log and "observer: Error" not in log
+
+    # the same scenario as a TOML file, run by `pyspeaker scenario run` against the same BIRD
+    n = d.link.n
+    scenario = tmp_path / "bird-keeps-routes.toml"
+    text = (EXAMPLES / "scenarios" / "bird-keeps-routes.toml").read_text()
+    scenario.write_text(text.replace("10.77.1.", f"10.77.{n}.").replace("fd00:77:1::", f"fd00:77:{n}::"))
+    recording = tmp_path / "run.msgpack"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "pyspeaker", "scenario", "run", str(scenario), "--json", "--save", str(recording),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=ROOT,
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode == 0, out.decode(errors="replace")
+    result = json.loads(out)
+    assert result["passed"] and [e["ok"] for e in result["expectations"]] == [True] * 4
+    assert len(result["steps"]) == 11 and all(s["ok"] for s in result["steps"])
+    rec = Recorder.load(str(recording))
+    assert rec.first("fault", "speaker", fault="graceful-restart") is not None
+    assert log.count("speaker: Neighbor graceful restart done") == 1  # the log so far had one...
+    assert d.log_text().count("speaker: Neighbor graceful restart done") == 2  # ...the scenario made the second
 
 
 def _example(name: str) -> ModuleType:
