@@ -311,3 +311,128 @@ async def test_cli_run_exit_status_json_save_and_show(dut: Speaker, tmp_path: Pa
     assert f"{broken}: peer[0].asn:" in err and f"{broken}: peer[1].asn:" in err
     rc, out, err = await _cli("show", str(good))
     assert rc == 2 and ("not msgpack" in err or "not a pyspeaker test peer recording" in err), err
+
+
+def actions_toml(port: int, command: list[str]) -> str:
+    words = ", ".join(f'"{w}"' for w in command)
+    return f"""
+[defaults]
+dut = "127.0.0.1"
+port = {port}
+asn = 65000
+families = ["ipv4-unicast"]
+
+[[peer]]
+name = "a"
+source = "127.0.6.10"
+
+[[peer]]
+name = "b"
+source = "127.0.6.11"
+
+[[step]]
+peer = "a"
+action = "connect"
+
+[[step]]
+peer = "b"
+action = "connect"
+
+[[step]]
+peer = "b"
+action = "expect-eor"
+
+[[step]]
+peer = "a"
+action = "pause-reading"
+
+[[step]]
+peer = "a"
+action = "withhold-end-of-rib"
+
+[[step]]
+peer = "a"
+action = "flap"
+prefix = "{KEPT}"
+count = 2
+rate = 100
+med = 5
+
+[[step]]
+peer = "a"
+action = "end-of-rib"
+
+[[step]]
+peer = "a"
+action = "resume-reading"
+
+[[step]]
+peer = "b"
+action = "expect-route"
+prefixes = ["{KEPT}"]
+
+[[step]]
+peer = "a"
+action = "withdraw"
+prefixes = ["{KEPT}"]
+name = "withdraw"
+
+[[step]]
+peer = "b"
+action = "expect-withdrawn"
+prefixes = ["{KEPT}"]
+
+[[step]]
+action = "run"
+command = [{words}]
+
+[[step]]
+peer = "a"
+action = "raw"
+hex = "ffffffffffffffffffffffffffffffff 0013 09"
+
+[[step]]
+peer = "a"
+action = "expect-notification"
+code = 1
+
+[[step]]
+peer = "a"
+action = "expect-down"
+
+[[expect]]
+kind = "notification"
+peer = "a"
+code = 1
+subcode = 3
+
+[[expect]]
+kind = "withdrawn-within"
+peer = "b"
+prefixes = ["{KEPT}"]
+seconds = 3600
+after = "withdraw"
+
+[[expect]]
+kind = "eor"
+peer = "b"
+families = ["ipv4-unicast"]
+"""
+
+
+async def test_toml_actions_against_the_reflector(dut: Speaker) -> None:
+    ok = [sys.executable, "-c", "print('restarted')"]
+    result = await run_scenario(parse_scenario(actions_toml(dut.port, ok), "actions.toml"))
+    assert result.passed, result.report()
+    rec = result.recorder
+    faults = [e.get("fault") for e in rec.faults("a")]
+    assert faults[:3] == ["stop-reading", "withhold-eor", "flap"] and "resume-reading" in faults
+    assert rec.first("fault", "a", fault="eor-held-back") is not None
+    assert rec.first("sent", "a", what="eor") is None  # withheld: never sent
+    assert rec.first("note", "lab", output="restarted") is not None
+    assert rec.first("sent", "a", what="raw") is not None
+
+    failing = [sys.executable, "-c", "import sys; print('no such pod'); sys.exit(3)"]
+    result = await run_scenario(parse_scenario(actions_toml(dut.port, failing), "actions.toml"))
+    assert not result.passed and result.error.startswith("step[11] run failed")
+    assert "exited with 3: no such pod" in result.error
