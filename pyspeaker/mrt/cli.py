@@ -166,8 +166,7 @@ async def _replay(args: argparse.Namespace) -> int:
         done, _ = await asyncio.wait({work, stopper}, return_when=asyncio.FIRST_COMPLETED)
         if work not in done:
             work.cancel()
-            sess.stop("replay interrupted")
-            await asyncio.sleep(0.1)
+            await sess.close("replay interrupted")
             return 130
         stopper.cancel()
         stats = work.result()
@@ -185,8 +184,7 @@ async def _replay(args: argparse.Namespace) -> int:
             )
         if args.exit_after_eor:
             await sess.drain()
-            sess.stop("replay done")
-            await asyncio.sleep(0.1)
+            await sess.close("replay done")
             return 0
         print("staying up; Ctrl-C to stop", flush=True)
         down = asyncio.ensure_future(sess.wait_down())
@@ -196,8 +194,7 @@ async def _replay(args: argparse.Namespace) -> int:
             t.cancel()
         if down in done:
             return _err("replay", f"session with {args.dut} went down: {down.result()}")
-        sess.stop("replay stopped")
-        await asyncio.sleep(0.1)
+        await sess.close("replay stopped")
         return 0
     except SessionError as exc:
         return _err("replay", str(exc))

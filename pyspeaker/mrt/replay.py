@@ -29,6 +29,7 @@ from ..wire.errors import WireError
 from ..wire.family import CODECS, Family
 from ..wire.update import UpdateDecoder
 from .codec import Bgp4mpMessage, MrtError, PeerIndexTable, Record, RibRecord, TableDumpEntry
+from .routes import normalize_flags
 
 Send = Callable[[bytes], Awaitable[None]]
 
@@ -163,7 +164,7 @@ def _reach_next_hop(reach: bytes) -> bytes:
 
 def _rib_route(raw: bytes, asn4: bool) -> tuple[AttrSet, bytes]:
     try:
-        parsed = parse_block(raw, Context(asn4=asn4))
+        parsed = parse_block(normalize_flags(raw), Context(asn4=asn4))
     except (WireError, ValueError, IndexError) as exc:
         raise MrtError(f"RIB entry attributes: {exc}") from None
     nh = _reach_next_hop(parsed.reach) if parsed.reach is not None else b""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..wire.attrs import AttrSet, parse_block
-from ..wire.constants import MESSAGE_NAMES, UPDATE
+from ..wire.constants import EXPECTED_FLAGS, FLAG_EXTENDED, MESSAGE_NAMES, UPDATE
 from ..wire.context import Context
 from ..wire.errors import WireError
 from ..wire.family import CODECS, Family
@@ -82,10 +82,40 @@ def _v6_text(raw: bytes) -> str:
     return f"::ffff:{mapped}" if mapped is not None else str(ip)
 
 
+def normalize_flags(raw: bytes) -> bytes:
+    """An attribute block with each known attribute's Optional and Transitive flags set as
+    RFC 4271 (and later RFCs) define them. BIRD 2.0.12 writes NEXT_HOP and LOCAL_PREF with
+    flags 0x00 in its TABLE_DUMP_V2 files: a session would treat that as an error (RFC 7606),
+    a file reader takes the attribute for what its type code says."""
+    out = []
+    changed = False
+    i, n = 0, len(raw)
+    while i < n:
+        if n - i < 3:
+            return raw
+        flags, code = raw[i], raw[i + 1]
+        if flags & FLAG_EXTENDED:
+            if n - i < 4:
+                return raw
+            start = i + 4
+            end = start + ((raw[i + 2] << 8) | raw[i + 3])
+        else:
+            start = i + 3
+            end = start + raw[i + 2]
+        want = EXPECTED_FLAGS.get(code)
+        if want is not None and (flags & 0xC0) != want:
+            out.append(bytes(((flags & 0x30) | want, code)) + raw[i + 2 : end])
+            changed = True
+        else:
+            out.append(raw[i:end])
+        i = end
+    return b"".join(out) if changed else raw
+
+
 def rib_attrs(raw: bytes, asn4: bool = True) -> tuple[AttrSet, str | None]:
     """The attribute set of a RIB entry and its next hop (NEXT_HOP, or MP_REACH_NLRI's)."""
     try:
-        parsed = parse_block(raw, Context(asn4=asn4))
+        parsed = parse_block(normalize_flags(raw), Context(asn4=asn4))
         nh: str | None = None
         if parsed.reach is not None:
             nh = _next_hop_of_reach(parsed.reach, True)

@@ -5,6 +5,7 @@ they are, with the pace set by the transport's drain; End-of-RIB per family at t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 from collections.abc import Sequence
@@ -13,6 +14,7 @@ from ..fsm import types as ft
 from ..runtime.peer import PeerRunner, Transport
 from ..wire import pack
 from ..wire.family import IPV4_UNICAST, IPV6_UNICAST, Family
+from ..wire.notification import Notification
 
 log = logging.getLogger("pyspeaker.mrt")
 
@@ -48,6 +50,7 @@ class ReplaySession:
             families=tuple(families),
             hold_time=hold_time,
             connect_retry_time=1.0,
+            idle_hold_time=1.0,
             passive=passive,
         )
         self.runner = PeerRunner(settings, Transport(address, port, source, connect_retry=1.0), self._event)
@@ -119,6 +122,22 @@ class ReplaySession:
             await asyncio.sleep(0.05)
 
     def stop(self, message: str = "replay done") -> None:
-        from ..wire.notification import Notification
-
+        """Cease/Administrative Shutdown and close at once."""
         self.runner.stop(Notification.shutdown(message))
+
+    async def close(self, message: str = "replay done", timeout: float = 5.0) -> None:
+        """Cease/Administrative Shutdown, then a half-close (FIN) and the peer's own close
+        awaited while what it still sends is read. Closing a socket with unread data in it
+        makes the kernel send a reset, and a reset makes the peer's kernel drop what the peer
+        has not read yet: the last UPDATEs and End-of-RIB of a short replay."""
+        link = self.runner.link
+        transport = link.transport if link is not None else None
+        if transport is None or not self._up.is_set():
+            self.stop(message)
+            return
+        transport.write(Notification.shutdown(message).encode())
+        if transport.can_write_eof():
+            transport.write_eof()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.wait_down(), timeout)
+        self.runner.stop()

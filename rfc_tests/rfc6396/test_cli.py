@@ -107,7 +107,10 @@ async def test_replay_command_into_a_speaker() -> None:
         )  # fmt: skip
         out, err = await asyncio.wait_for(proc.communicate(), 60)
         assert proc.returncode == 0, err.decode()
-        await asyncio.wait_for(eor.wait(), 10)
+        try:
+            await asyncio.wait_for(eor.wait(), 10)
+        except TimeoutError:
+            raise AssertionError(f"no End-of-RIB at the speaker; replay said:\n{out.decode()}{err.decode()}") from None
     finally:
         await sink.stop()
     assert "Established" in out.decode() and "End-of-RIB" in out.decode()
