@@ -37,6 +37,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--observer", metavar="ADDR", help="local address of the observing session (required: another address)"
     )
     p.add_argument("--observer-asn", type=int, metavar="N", help="the observer's AS (default: --asn + 1)")
+    p.add_argument(
+        "--ibgp-source",
+        metavar="ADDR",
+        help="local address of a third session, in the device's AS, for the rules that hold only from an "
+        "internal peer (skipped without)",
+    )
     p.add_argument("--next-hop", metavar="ADDR", help="the sender's IPv4 next hop (default: --source)")
     p.add_argument("--next-hop6", metavar="ADDR", help="the sender's IPv6 next hop (IPv6 cases are skipped without)")
     p.add_argument("--port", type=int, default=179, help="the device's BGP port (default 179)")
@@ -50,7 +56,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _problems(args: argparse.Namespace) -> list[str]:
     out = [f"--{key.replace('_', '-')}: needed" for key in ("dut", "asn", "dut_asn") if getattr(args, key) is None]
-    for key in ("dut", "source", "observer", "next_hop", "next_hop6"):
+    for key in ("dut", "source", "observer", "ibgp_source", "next_hop", "next_hop6"):
         value = getattr(args, key)
         if value is None:
             continue
@@ -66,6 +72,8 @@ def _problems(args: argparse.Namespace) -> list[str]:
         out.append("--observer: needed (a second local address, which the device has as a neighbor)")
     elif args.source is not None and args.source == args.observer:
         out.append("--observer: must differ from --source (the device tells the sessions apart by address)")
+    if args.ibgp_source is not None and args.ibgp_source in (args.source, args.observer):
+        out.append("--ibgp-source: must differ from --source and --observer")
     if args.next_hop is None and (args.source is None or ":" in args.source):
         out.append("--next-hop: needed when --source is not an IPv4 address")
     if not 1 <= args.port <= 65535:
@@ -119,6 +127,7 @@ def main_errors(args: argparse.Namespace) -> int:
         dut_asn=args.dut_asn,
         observer=args.observer,
         source=args.source,
+        ibgp_source=args.ibgp_source,
         observer_asn=args.observer_asn,
         port=args.port,
         next_hop=args.next_hop,

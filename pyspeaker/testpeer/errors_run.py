@@ -12,9 +12,12 @@ another AS), to which the device passes on what it learns from the sender. For e
 3. what the observer holds then (and any NOTIFICATION the sender got) is classified; the
    marker is withdrawn, and after a reset the sender connects again.
 
-Cases that need a 2-octet AS session run last, after the sender reconnects without the
-4-octet AS capability. Cases for a session kind the sender cannot have (iBGP rules on an eBGP
-session), or for a family a session did not negotiate, are skipped with the reason.
+The rules that hold only from an internal peer run next, from a third session in the
+device's own AS (``ibgp_source``); cases that need a 2-octet AS session run last, after the
+sender reconnects without the 4-octet AS capability. One sending session is up at a time.
+Cases for a session that cannot be had (iBGP rules without ``ibgp_source``, eBGP rules when
+the sender is internal), or for a family a session did not negotiate, are skipped with the
+reason.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..wire import constants as c
 from ..wire import pack
@@ -45,7 +48,9 @@ class Target:
 
     ``source`` / ``observer``: the local addresses of the sending and the observing session
     (the device must have both as neighbors: the sender in AS ``asn``, the observer in AS
-    ``observer_asn``, by default ``asn + 1``). ``next_hop``: the sender's IPv4 next hop
+    ``observer_asn``, by default ``asn + 1``). ``ibgp_source``: the local address of a third
+    session, in the device's own AS, for the rules that hold only from an internal peer
+    (skipped without). ``next_hop``: the sender's IPv4 next hop
     (default ``source``); ``next_hop6`` its IPv6 next hop (IPv6 cases are skipped without).
     ``timeout``: the longest wait for one step; ``reconnect_timeout``: for the sender to be
     Established again after a reset."""
@@ -56,6 +61,7 @@ class Target:
     observer: str
     source: str | None = None
     observer_asn: int | None = None
+    ibgp_source: str | None = None
     port: int = 179
     next_hop: str | None = None
     next_hop6: str | None = None
@@ -113,12 +119,18 @@ def negotiated(peer: TestPeer) -> set[Family]:
 Progress = Callable[[Verdict], None]
 
 
+# the sending sessions, in the order their cases run
+MAIN, IBGP, TWO_OCTET = "main", "ibgp", "2-octet"
+KINDS = (MAIN, IBGP, TWO_OCTET)
+
+
 class Runner:
     def __init__(self, target: Target, recorder: Recorder | None = None) -> None:
         self.t = target
         self.params = target.sender_params()
         self.recorder = recorder if recorder is not None else Recorder()
         self.sender: TestPeer | None = None
+        self.kind = MAIN
         self.observer = TestPeer(
             target.dut,
             asn=target.observer_asn or target.asn + 1,
@@ -131,22 +143,44 @@ class Runner:
             name="observer",
             record_routes=True,
         )
-        self._asn4 = True
 
-    def _new_sender(self, asn4: bool) -> TestPeer:
-        cls = TestPeer if asn4 else TwoOctetPeer
+    def kind_of(self, case: Case) -> str:
+        """The sending session a case needs: the main one (eBGP unless --asn is the device's),
+        an iBGP one for rules that hold only from an internal peer, or one without 4-octet AS
+        numbers."""
+        if not case.asn4:
+            return TWO_OCTET
+        if case.session is Session.IBGP and self.t.ebgp:
+            return IBGP
+        return MAIN
+
+    def params_for(self, kind: str) -> Params:
+        if kind == IBGP and self.t.ibgp_source is not None and ":" not in self.t.ibgp_source:
+            return replace(self.params, next_hop=self.t.ibgp_source)
+        return self.params
+
+    def _new_sender(self, kind: str) -> TestPeer:
+        cls: type[TestPeer]
+        local: str | None
+        if kind == IBGP:
+            cls, asn, local, name = TestPeer, self.t.dut_asn, self.t.ibgp_source, "sender-ibgp"
+        elif kind == TWO_OCTET:
+            cls, asn, local, name = TwoOctetPeer, self.t.asn, self.t.source, "sender-2-octet"
+        else:
+            cls, asn, local, name = TestPeer, self.t.asn, self.t.source, "sender"
+        params = self.params_for(kind)
         return cls(
             self.t.dut,
-            asn=self.t.asn,
-            router_id=_router_id(self.t.source or self.params.next_hop, "192.0.2.250"),
+            asn=asn,
+            router_id=_router_id(local or params.next_hop, "192.0.2.250" if kind != IBGP else "192.0.2.252"),
             dut_asn=self.t.dut_asn,
             port=self.t.port,
-            local_address=self.t.source,
+            local_address=local,
             hold_time=self.t.hold_time,
             recorder=self.recorder,
-            name="sender" if asn4 else "sender-2-octet",
-            next_hop=self.params.next_hop,
-            next_hop6=self.params.next_hop6,
+            name=name,
+            next_hop=params.next_hop,
+            next_hop6=params.next_hop6,
         )
 
     async def _connect(self, peer: TestPeer) -> None:
@@ -165,16 +199,16 @@ class Runner:
                     ) from None
                 await asyncio.sleep(0.5)  # pacing between attempts, not a synchronisation
 
-    async def _sender_up(self, asn4: bool) -> TestPeer:
+    async def _sender_up(self, kind: str) -> TestPeer:
         s = self.sender
-        if s is not None and s.established and self._asn4 == asn4:
+        if s is not None and s.established and self.kind == kind:
             return s
         if s is not None:
             await s.close()
             # the device must have dropped the old session's routes before the next case
             await self._wait_observer_clear()
-        self._asn4 = asn4
-        self.sender = s = self._new_sender(asn4)
+        self.kind = kind
+        self.sender = s = self._new_sender(kind)
         await self._connect(s)
         return s
 
@@ -190,7 +224,7 @@ class Runner:
         report = Report(self.t.label)
         await self._connect(self.observer)
         try:
-            order = [c for c in cases if c.asn4] + [c for c in cases if not c.asn4]
+            order = sorted(cases, key=lambda c: KINDS.index(self.kind_of(c)))  # stable: catalogue order within
             for i, case in enumerate(order):
                 verdict = await self.one(case, i + 1)
                 report.verdicts.append(verdict)
@@ -204,8 +238,8 @@ class Runner:
         report.verdicts.sort(key=lambda v: order_ids[v.case])
         return report
 
-    def _skip_reason(self, case: Case, sender: TestPeer | None) -> str:
-        if case.session is Session.IBGP and self.t.ebgp:
+    def skip_reason(self, case: Case, sender: TestPeer | None) -> str:
+        if self.kind_of(case) == IBGP and self.t.ibgp_source is None:
             return "needs an iBGP session"
         if case.session is Session.EBGP and not self.t.ebgp:
             return "needs an eBGP session"
@@ -218,24 +252,26 @@ class Runner:
         return ""
 
     async def one(self, case: Case, i: int) -> Verdict:
-        reason = self._skip_reason(case, None)
+        reason = self.skip_reason(case, None)
         if reason:
             return skipped(case, reason)
         if not self.observer.established:
             await self._connect(self.observer)
-        sender = await self._sender_up(case.asn4)
-        reason = self._skip_reason(case, sender)
+        kind = self.kind_of(case)
+        sender = await self._sender_up(kind)
+        reason = self.skip_reason(case, sender)
         if reason:
             return skipped(case, reason)
+        params = self.params_for(kind)
         fam = case.family
-        prefixes = case.prefixes(self.params)
+        prefixes = case.prefixes(params)
         tag = tag_for(self.t.asn, i)
         mark = marker(fam, i)
         table = self.observer.routes.setdefault(fam, {})
         self.recorder.add("runner", "note", case=case.id, step="announce", tag=tag)
 
         # 1. the valid, tagged announcement
-        await sender.send_raw(valid_update(case, self.params, (tag,)), note=f"{case.id}: valid")
+        await sender.send_raw(valid_update(case, params, (tag,)), note=f"{case.id}: valid")
 
         def fresh() -> bool:
             return all(tag in _attrs(table.get(p)).communities for p in prefixes)
@@ -246,8 +282,8 @@ class Runner:
         self.recorder.add("runner", "note", case=case.id, step="malformed")
         notes = ""
         try:
-            await sender.send_raw(case.update(self.params), note=f"{case.id}: malformed")
-            await sender.send_raw(self._marker_update(case, mark), note=f"{case.id}: marker")
+            await sender.send_raw(case.update(params), note=f"{case.id}: malformed")
+            await sender.send_raw(self._marker_update(case, params, mark), note=f"{case.id}: marker")
         except SessionFailed as exc:
             notes = f"sending stopped: {exc}"
 
@@ -279,12 +315,13 @@ class Runner:
             await self._wait_observer_clear()
         return verdict
 
-    def _marker_update(self, case: Case, mark: str) -> bytes:
-        b = case.builder(self.params)
+    def _marker_update(self, case: Case, params: Params, mark: str) -> bytes:
+        b = case.builder(params)
+        lp = b.local_pref(100) if self.kind_of(case) == IBGP or not self.t.ebgp else b""
         wire = [wprefix.parse(mark)]
         if case.family == IPV6_UNICAST:
-            return pack.announce(IPV6_UNICAST, b.base_mp(), wire, b.nh6())[0]
-        return pack.announce(IPV4_UNICAST, b.base(), wire)[0]
+            return pack.announce(IPV6_UNICAST, b.base_mp() + lp, wire, b.nh6())[0]
+        return pack.announce(IPV4_UNICAST, b.base() + lp, wire)[0]
 
 
 def _attrs(route: Route | None) -> AttrSet:

@@ -248,6 +248,8 @@ def valid_update(case: Case, params: Params, communities: tuple[int, ...] = ()) 
     case's (AS number size), tagged with ``communities``."""
     b = case.builder(params)
     tag = b.communities(*communities) if communities else b""
+    if case.session is Session.IBGP:  # LOCAL_PREF is mandatory from an internal peer (RFC 4271 5.1.5)
+        tag = b.local_pref(100) + tag
     if case.family == IPV6_UNICAST:
         return b.update(attrs=b.v6_reach() + b.base_mp() + tag)
     return b.update(attrs=b.base() + tag, nlri=b.nlri4())
@@ -355,13 +357,15 @@ CASES: tuple[Case, ...] = (
           lambda b: b.block(extra=b.attr(OPT_TRANS, 8, b"")), TAW, 8),
     # -- ORIGINATOR_ID (7.9), CLUSTER_LIST (7.10)
     _case("originator-id-bad-length", f"{R7606} 7.9", "ORIGINATOR_ID of 5 octets from an internal peer",
-          lambda b: b.block(extra=b.attr(OPT, 9, v4(CLUSTER_ID) + b"\0")), TAW, 9, session=IBGP),
+          lambda b: b.block(extra=b.local_pref(100) + b.attr(OPT, 9, v4(CLUSTER_ID) + b"\0")), TAW, 9,
+          session=IBGP),
     _case("originator-id-from-ebgp", f"{R7606} 7.9", "ORIGINATOR_ID from an external peer",
           lambda b: b.block(extra=b.attr(OPT, 9, v4(CLUSTER_ID))), DISCARD, 9, session=EBGP),
     _case("cluster-list-bad-length", f"{R7606} 7.10", "CLUSTER_LIST of 6 octets from an internal peer",
-          lambda b: b.block(extra=b.attr(OPT, 10, v4(CLUSTER_ID) + b"\0\0")), TAW, 10, session=IBGP),
+          lambda b: b.block(extra=b.local_pref(100) + b.attr(OPT, 10, v4(CLUSTER_ID) + b"\0\0")), TAW, 10,
+          session=IBGP),
     _case("cluster-list-zero-length", f"{R7606} 7.10", "CLUSTER_LIST of 0 octets from an internal peer",
-          lambda b: b.block(extra=b.attr(OPT, 10, b"")), TAW, 10, session=IBGP),
+          lambda b: b.block(extra=b.local_pref(100) + b.attr(OPT, 10, b"")), TAW, 10, session=IBGP),
     _case("cluster-list-from-ebgp", f"{R7606} 7.10", "CLUSTER_LIST from an external peer",
           lambda b: b.block(extra=b.attr(OPT, 10, v4(CLUSTER_ID))), DISCARD, 10, session=EBGP),
     # -- EXTENDED_COMMUNITIES (7.14), LARGE_COMMUNITY (RFC 8092 6)

@@ -1,7 +1,8 @@
-"""Daemons set up as devices under test for `pyspeaker check errors`: two eBGP neighbors on
-our side of the link, the sender (10.77.n.1, AS 65001) and the observer (10.77.n.3, AS 65003),
-everything from one passed on to the other (import and export all), short timers, and error
-back-off cut to about a second so the next case can start right after a session reset.
+"""Daemons set up as devices under test for `pyspeaker check errors`: three neighbors on our
+side of the link, the sender (10.77.n.1, eBGP, AS 65001), the observer (10.77.n.3, eBGP, AS
+65003) and an internal sender for the iBGP-only rules (10.77.n.4, AS 65002, the daemon's own),
+everything passed on to everyone (import and export all), short timers, and error back-off
+cut to about a second so the next case can start right after a session reset.
 
 The drivers of daemons.py start, stop and query the daemons; only their configuration differs
 here (and BIRD 1.6 runs its IPv4 ``bird`` alone: its IPv6 ``bird6`` would need a session of
@@ -24,9 +25,15 @@ def observer4(link: Link) -> str:
     return f"10.77.{link.n}.3"
 
 
+def ibgp4(link: Link) -> str:
+    return f"10.77.{link.n}.4"
+
+
 def add_observer_address(link: Link) -> None:
-    """The observer's address, on our end of the link beside the sender's."""
-    sh("ip", "addr", "add", f"{observer4(link)}/24", "dev", link.ours_if)
+    """The observer's and the internal sender's addresses, on our end of the link beside the
+    sender's."""
+    for address in (observer4(link), ibgp4(link)):
+        sh("ip", "addr", "add", f"{address}/24", "dev", link.ours_if)
 
 
 class RelayBird2(Bird2):
@@ -36,6 +43,7 @@ class RelayBird2(Bird2):
             log stderr all;
             router id {link.their4};
             protocol device {{ scan time 5; }}
+            protocol direct {{ ipv4; ipv6; }}   # iBGP next hops resolve through the link
             template bgp relay {{
               debug {{ states, events }};
               local {link.their4} port 179 as {DUT_AS};
@@ -46,6 +54,7 @@ class RelayBird2(Bird2):
             }}
             protocol bgp sender from relay {{ neighbor {link.our4} port 179 as {SENDER_AS}; }}
             protocol bgp observer from relay {{ neighbor {observer4(link)} port 179 as {OBSERVER_AS}; }}
+            protocol bgp isender from relay {{ neighbor {ibgp4(link)} port 179 as {DUT_AS}; }}
             """)
 
 
@@ -59,6 +68,7 @@ class RelayBird16(Bird16):
             router id {link.their4};
             listen bgp address {link.their4} port 179;
             protocol device {{ scan time 5; }}
+            protocol direct {{ }}   # iBGP next hops resolve through the link
             template bgp relay {{
               debug {{ states, events }};
               local {link.their4} as {DUT_AS};
@@ -68,6 +78,7 @@ class RelayBird16(Bird16):
             }}
             protocol bgp sender from relay {{ neighbor {link.our4} as {SENDER_AS}; }}
             protocol bgp observer from relay {{ neighbor {observer4(link)} as {OBSERVER_AS}; }}
+            protocol bgp isender from relay {{ neighbor {ibgp4(link)} as {DUT_AS}; }}
             """)
 
     def start(self, graceful: bool = False, graceful6: bool | None = None) -> None:
@@ -98,7 +109,7 @@ class RelayFrr(Frr):
             " no bgp default ipv4-unicast",
             " timers bgp 3 9",
         ]
-        peers = ((link.our4, SENDER_AS), (observer4(link), OBSERVER_AS))
+        peers = ((link.our4, SENDER_AS), (observer4(link), OBSERVER_AS), (ibgp4(link), DUT_AS))
         for addr, asn in peers:
             lines += [
                 f" neighbor {addr} remote-as {asn}",
@@ -146,7 +157,7 @@ class RelayGobgp(Gobgp):
   router-id = "{link.their4}"
   port = 179
   local-address-list = ["{link.their4}", "{link.their6}"]
-{neighbor(link.our4, SENDER_AS)}{neighbor(observer4(link), OBSERVER_AS)}"""
+{neighbor(link.our4, SENDER_AS)}{neighbor(observer4(link), OBSERVER_AS)}{neighbor(ibgp4(link), DUT_AS)}"""
 
 
 # report name -> (driver, daemons.py kind for the namespace name)

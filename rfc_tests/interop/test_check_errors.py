@@ -29,7 +29,7 @@ from pyspeaker.testpeer.errors_run import Runner, Target
 from pyspeaker.testpeer.malformed import CASES
 
 from .daemons import Daemon, Options
-from .duts import DUT_AS, OBSERVER_AS, RELAYS, SENDER_AS, add_observer_address, observer4
+from .duts import DUT_AS, OBSERVER_AS, RELAYS, SENDER_AS, add_observer_address, ibgp4, observer4
 from .netns import Netns
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,6 +75,7 @@ def target(name: str, daemon: Daemon) -> Target:
         source=link.our4,
         observer=observer4(link),
         observer_asn=OBSERVER_AS,
+        ibgp_source=ibgp4(link),
         next_hop6=link.our6,
         hold_time=9,
         timeout=10.0,
