@@ -101,6 +101,16 @@ def _skip(key: str, clause: str, title: str, why: str) -> Verdict:
     return Verdict(key, clause, title, SKIP, why)
 
 
+def _late(crash: Event, up: Event, restart_time: float | None) -> str | None:
+    """Why a step says nothing when we could not come back before our restart time ran out."""
+    if restart_time is None or up.t - crash.t < restart_time:
+        return None
+    return (
+        f"we were back only {up.t - crash.t:.1f} s after the crash, past our restart time of {restart_time:g} s "
+        "(the DUT refused our connections meanwhile, see return-accepted): the stale routes had expired"
+    )
+
+
 # -- the route verdicts ------------------------------------------------------------------------------
 def retained_on_crash(rec: Recorder, prefixes: Sequence[str], step: str = "crash") -> Verdict:
     key, clause, title = "retain-on-crash", "RFC 4724 4.2", "routes kept (stale) when the peer's TCP session dies"
@@ -134,7 +144,7 @@ def retained_on_crash(rec: Recorder, prefixes: Sequence[str], step: str = "crash
 
 
 def swept_at_end_of_rib(
-    rec: Recorder, kept: Sequence[str], dropped: Sequence[str], step: str = "sweep"
+    rec: Recorder, kept: Sequence[str], dropped: Sequence[str], step: str = "sweep", restart_time: float | None = None
 ) -> list[Verdict]:
     """Two verdicts: a route not announced again goes at our End-of-RIB (not before, not
     never); a route announced again stays, never withdrawn."""
@@ -149,6 +159,9 @@ def swept_at_end_of_rib(
     if lost is not None:
         why = f"the observer's session went down during the step ({lost.data.get('reason')})"
         return [_skip("sweep-at-eor", clause, t_drop, why), _skip("reannounced-kept", clause, t_keep, why)]
+    late = _late(crash, up, restart_time)
+    if late is not None:
+        return [_skip("sweep-at-eor", clause, t_drop, late), _skip("reannounced-kept", clause, t_keep, late)]
     ev = {
         "crash_at": crash.t,
         "reconnected_after_s": round(up.t - crash.t, 3),
@@ -188,7 +201,8 @@ def swept_at_end_of_rib(
             t_drop,
             FAIL,
             f"{len(missing)} stale routes still announced {end.t - eor.t:.1f} s after our End-of-RIB "
-            f"({', '.join(missing[:4])}): the DUT does not sweep stale routes at End-of-RIB",
+            f"({', '.join(missing[:4])}): the DUT does not sweep stale routes at End-of-RIB (some helpers wait for "
+            "End-of-RIB of every family configured for the neighbor, negotiated or not)",
             {**ev, "still_there": missing, "watched_after_eor_s": round(end.t - eor.t, 3)},
         )
     churn = _withdrawals(rec, kept, crash.t, end.t)
@@ -214,7 +228,14 @@ def swept_at_end_of_rib(
     return [v1, v2]
 
 
-def flushed_on_f0(rec: Recorder, prefixes: Sequence[str], families: Sequence[str], step: str = "f0") -> Verdict:
+def flushed_on_f0(
+    rec: Recorder,
+    prefixes: Sequence[str],
+    families: Sequence[str],
+    step: str = "f0",
+    peer: str = PEER,
+    restart_time: float | None = None,
+) -> Verdict:
     key, clause = "flush-on-f0", "RFC 4724 4.2"
     title = "stale routes flushed when the peer returns with F=0"
     crash, up, end = (mark(rec, step, a) for a in ("crash", "up", "end"))
@@ -225,9 +246,20 @@ def flushed_on_f0(rec: Recorder, prefixes: Sequence[str], families: Sequence[str
         return _skip(
             key, clause, title, f"the observer's session went down during the step ({lost.data.get('reason')})"
         )
+    late = _late(crash, up, restart_time)
+    if late is not None:
+        return _skip(key, clause, title, late)
     gone = _withdrawals(rec, prefixes, crash.t, end.t)
-    ev = {"crash_at": crash.t, "up_after_s": round(up.t - crash.t, 3), "families": list(families)}
-    before = [e for e in gone if e.t < up.t]
+    # a DUT flushes when our OPEN with F=0 arrives, which may be before we see Established
+    opened = [e for e in rec.select("open-sent", peer, since=crash.t) if e.t <= up.t]
+    back = opened[-1] if opened else up
+    ev = {
+        "crash_at": crash.t,
+        "open_sent_after_s": round(back.t - crash.t, 3),
+        "up_after_s": round(up.t - crash.t, 3),
+        "families": list(families),
+    }
+    before = [e for e in gone if e.t < back.t]
     if before:
         return Verdict(
             key,
@@ -246,10 +278,10 @@ def flushed_on_f0(rec: Recorder, prefixes: Sequence[str], families: Sequence[str
             clause,
             title,
             PASS,
-            f"all {len(prefixes)} stale routes withdrawn {last - up.t:.2f} s after the session with F=0 "
+            f"all {len(prefixes)} stale routes withdrawn {last - back.t:.2f} s after our OPEN with F=0 "
             f"({', '.join(families)}) came up, before any End-of-RIB: the DUT honours F=0. A peer that sends F=0 "
             "after its own restart loses its routes at such a helper",
-            {**ev, "withdrawn": _times(gone, up.t)},
+            {**ev, "withdrawn": _times(gone, back.t)},
         )
     missing = sorted(set(prefixes) - swept)
     return Verdict(
@@ -257,7 +289,7 @@ def flushed_on_f0(rec: Recorder, prefixes: Sequence[str], families: Sequence[str
         clause,
         title,
         FAIL,
-        f"{len(missing)} of {len(prefixes)} stale routes still used {end.t - up.t:.1f} s after our new OPEN "
+        f"{len(missing)} of {len(prefixes)} stale routes still used {end.t - back.t:.1f} s after our new OPEN "
         f"said F=0 for {', '.join(families)} (RFC 4724 4.2: the receiving speaker MUST delete them at once): "
         "forwarding through a peer that says it lost its forwarding state",
         {**ev, "still_there": missing, "watched_s": round(end.t - up.t, 3)},
@@ -308,7 +340,9 @@ def restart_time_honoured(
     )
 
 
-def second_restart(rec: Recorder, prefixes: Sequence[str], step: str = "double") -> Verdict:
+def second_restart(
+    rec: Recorder, prefixes: Sequence[str], step: str = "double", restart_time: float | None = None
+) -> Verdict:
     key, clause = "second-restart", "RFC 4724 4.2"
     title = "a second restart inside the restart window"
     crash1, crash2, eor, end = (mark(rec, step, a) for a in ("crash1", "crash2", "eor", "end"))
@@ -319,6 +353,11 @@ def second_restart(rec: Recorder, prefixes: Sequence[str], step: str = "double")
         return _skip(
             key, clause, title, f"the observer's session went down during the step ({lost.data.get('reason')})"
         )
+    up1, up2 = mark(rec, step, "up1"), mark(rec, step, "up2")
+    for a, b in ((crash1, up1), (crash2, up2)):
+        late = _late(a, b, restart_time) if b is not None else None
+        if late is not None:
+            return _skip(key, clause, title, late)
     gone = _withdrawals(rec, prefixes, crash1.t, end.t)
     ev = {
         "crash1_at": crash1.t,
@@ -438,6 +477,58 @@ def hard_reset_removes(rec: Recorder, prefixes: Sequence[str], step: str = "hard
         "MUST be removed, as for a restart without graceful restart)",
         {**ev, "still_there": missing},
     )
+
+
+def returns(rec: Recorder, peer: str = PEER) -> list[dict[str, Any]]:
+    """Each time our session ended and we came back: after how long, in how many attempts."""
+    out: list[dict[str, Any]] = []
+    down: Event | None = None
+    attempts = 0
+    was_up = False
+    for e in rec.of("state", peer):
+        state = e.data.get("state")
+        if state == "established":
+            if down is not None:
+                out.append({"down_at": down.t, "after_s": round(e.t - down.t, 3), "attempts": attempts})
+            down, attempts, was_up = None, 0, True
+        elif state == "closed" and was_up and down is None:
+            down = e
+        elif state == "connecting" and down is not None:
+            attempts += 1
+    return out
+
+
+def return_accepted(rec: Recorder, restart_time: float, peer: str = PEER) -> Verdict:
+    key, clause = "return-accepted", "RFC 4724 4"
+    title = "the restarting peer can come back at once"
+    back = returns(rec, peer)
+    if not back:
+        return _skip(key, clause, title, "we never came back (no step ran)")
+    worst = max(back, key=lambda r: r["after_s"])
+    ev = {"returns": len(back), "slowest_s": worst["after_s"], "slowest_attempts": worst["attempts"]}
+    if worst["after_s"] >= restart_time:
+        return Verdict(
+            key,
+            clause,
+            title,
+            WARN,
+            f"the DUT refused our new connection for {worst['after_s']:.1f} s ({worst['attempts']} attempts) after our "
+            f"session ended, longer than our restart time of {restart_time:g} s: a peer that restarts faster than that "
+            "cannot come back in time, and its routes expire. Restart times must exceed this delay",
+            ev,
+        )
+    if worst["attempts"] > 1:
+        return Verdict(
+            key,
+            clause,
+            title,
+            INFO,
+            f"the DUT refused our new connection for up to {worst['after_s']:.1f} s ({worst['attempts']} attempts) "
+            "after our session ended, within our restart time",
+            ev,
+        )
+    detail = f"{len(back)} returns, each accepted at the first attempt (slowest {worst['after_s']:.2f} s)"
+    return Verdict(key, clause, title, PASS, detail, ev)
 
 
 def dut_end_of_rib(rec: Recorder, families: Sequence[str], peer: str = PEER) -> Verdict:

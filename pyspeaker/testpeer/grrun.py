@@ -199,6 +199,8 @@ class GrBattery:
         await self.announce_all()
         if not await self.watch(lambda: self.seen(self.kept + self.dropped), self.cfg.settle, "our routes again"):
             raise Aborted("the observer did not see our routes again after the step")
+        # the session fully up before the next fault: the DUT's End-of-RIB (if it sends one)
+        await self._eor_wait()
 
     # -- the battery ------------------------------------------------------------------------------
     async def run(self) -> GrReport:
@@ -247,7 +249,7 @@ class GrBattery:
         with contextlib.suppress(AssertionError):
             await self.peer.wait(
                 lambda: all(f in self.peer.eor_received for f in self.families) or self.peer.closed,
-                self.cfg.observe,
+                self.cfg.settle,
                 "the DUT's End-of-RIB",
             )
 
@@ -258,18 +260,20 @@ class GrBattery:
         everything = self.kept + self.dropped
         if "crash" in steps:
             out.append(g.retained_on_crash(rec, everything))
+        rt = cfg.restart_time
         if "sweep" in steps:
-            out += g.swept_at_end_of_rib(rec, self.kept, self.dropped)
+            out += g.swept_at_end_of_rib(rec, self.kept, self.dropped, restart_time=rt)
         if "f0" in steps:
-            out.append(g.flushed_on_f0(rec, everything, [f.name for f in self.families]))
+            out.append(g.flushed_on_f0(rec, everything, [f.name for f in self.families], restart_time=rt))
         if "double" in steps:
-            out.append(g.second_restart(rec, everything))
+            out.append(g.second_restart(rec, everything, restart_time=rt))
         if "cease" in steps:
             out.append(g.notification_keeps(rec, everything, self.n_negotiated()))
         if "hard-reset" in steps:
             out.append(g.hard_reset_removes(rec, everything))
         if "expiry" in steps:
             out.append(g.restart_time_honoured(rec, everything, cfg.restart_time))
+        out.append(g.return_accepted(rec, cfg.restart_time))
         return out
 
     def n_negotiated(self) -> bool:

@@ -64,6 +64,10 @@ class Options:
     gr_notification: bool = False  # GoBGP: notification-enabled (RFC 8538 N bit); FRR always sets N
     preserve_fw_state: bool = False  # FRR: `bgp graceful-restart preserve-fw-state` (per-AFI F bit 1)
     hard_admin_reset: bool = True  # FRR: `bgp hard-administrative-reset` (its default) or `no ...`
+    # a second neighbor on our side of the link (10.77.n.<observer_host>, AS observer_as) that is
+    # sent every route the daemon has: the observer of `pyspeaker check gr`; 0: none
+    observer_host: int = 0
+    observer_as: int = 65003
 
     def originated(self, afi: int) -> tuple[str, ...]:
         return (self.prefix6, *self.more6) if afi == 2 else (self.prefix4, *self.more4)
@@ -357,6 +361,7 @@ class Bird2(Daemon):
               ipv6 {{ import all; export where proto ~ "orig*"; next hop address {link.their6}; }};
             }}
             """)
+            + observer_bird2(link, o)
         )
 
     @property
@@ -523,6 +528,7 @@ class Bird16(Daemon):
               import all; export where proto = "orig";
             }}
             """)
+            + ("" if v6 else observer_bird16(link, o))
         )
 
     def _bin(self, name: str) -> str:
@@ -707,6 +713,7 @@ class Frr(Daemon):
         if o.originate:
             lines += [f"  network {p} route-map ORIG" for p in o.originated(2)]
         lines += [" exit-address-family", "!"]
+        lines = observer_frr(link, o, lines)
         return "\n".join(lines) + "\n"
 
     def start(self) -> None:
@@ -924,7 +931,7 @@ class Gobgp(Daemon):
     connect-retry = 1
     hold-time = 9
     keepalive-interval = 3
-{gr}{afi_safi(1)}{afi_safi(2)}"""
+{gr}{afi_safi(1)}{afi_safi(2)}""" + observer_gobgp(link, o)
 
     def start(self, graceful: bool = False, hold_session: bool = False) -> None:
         """gobgpd (``graceful``: with -r), then its routes through the API. ``hold_session``:
@@ -1090,3 +1097,79 @@ class Gobgp(Daemon):
 
 
 DAEMONS: dict[str, type[Daemon]] = {"bird2": Bird2, "frr": Frr, "gobgp": Gobgp, "bird16": Bird16}
+
+
+# -- a second neighbor, the observer of `pyspeaker check gr` (Options.observer_host) -----------------
+def observer_address(link: Link, o: Options) -> str:
+    return f"10.77.{link.n}.{o.observer_host}"
+
+
+def observer_bird2(link: Link, o: Options) -> str:
+    if not o.observer_host:
+        return ""
+    return textwrap.dedent(f"""\
+        protocol bgp p2 {{
+          local {link.their4} port 179 as {o.local_as};
+          neighbor {observer_address(link, o)} port 179 as {o.observer_as};
+          hold time 9; keepalive time 3;
+          connect retry time 1; connect delay time 1; error wait time 1, 10;
+          ipv4 {{ import none; export all; }};
+          ipv6 {{ import none; export all; next hop address {link.their6}; }};
+        }}
+        """)
+
+
+def observer_bird16(link: Link, o: Options) -> str:
+    if not o.observer_host:
+        return ""
+    return textwrap.dedent(f"""\
+        protocol bgp p2 {{
+          local {link.their4} as {o.local_as};
+          neighbor {observer_address(link, o)} as {o.observer_as};
+          hold time 9; keepalive time 3;
+          connect retry time 1; connect delay time 1; error wait time 1, 10;
+          import none; export all;
+        }}
+        """)
+
+
+def observer_frr(link: Link, o: Options, lines: list[str]) -> list[str]:
+    """The observer's lines go into `router bgp` (before its closing "!")."""
+    if not o.observer_host:
+        return lines
+    nb = observer_address(link, o)
+    end = len(lines) - 1  # the "!" closing `router bgp`
+    return [
+        *lines[:end],
+        f" neighbor {nb} remote-as {o.observer_as}",
+        f" neighbor {nb} timers connect 1",
+        " address-family ipv4 unicast",
+        f"  neighbor {nb} activate",
+        " exit-address-family",
+        " address-family ipv6 unicast",
+        f"  neighbor {nb} activate",
+        f"  neighbor {nb} route-map NH6 out",
+        " exit-address-family",
+        *lines[end:],
+    ]
+
+
+def observer_gobgp(link: Link, o: Options) -> str:
+    if not o.observer_host:
+        return ""
+    return f"""
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "{observer_address(link, o)}"
+    peer-as = {o.observer_as}
+  [neighbors.transport.config]
+    remote-port = 179
+    local-address = "{link.their4}"
+  [neighbors.timers.config]
+    connect-retry = 1
+    hold-time = 9
+    keepalive-interval = 3
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv4-unicast"
+"""

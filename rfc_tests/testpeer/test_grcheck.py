@@ -218,3 +218,43 @@ def test_cli_refuses_bad_options(argv: list[str], message: str, capsys: pytest.C
     assert main(["check", "gr", *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_f0_flush_counted_from_the_open_that_came_up() -> None:
+    s = Script().mark(0, "f0", "crash").at(0.5, g.PEER, "open-sent").at(0.9, g.PEER, "open-sent")
+    s.withdraw(0.95, *ALL).mark(1, "f0", "up").mark(3, "f0", "end")
+    v = g.flushed_on_f0(s.rec, ALL, ["ipv4-unicast"])
+    assert v.status == g.PASS and v.evidence["open_sent_after_s"] == 0.9
+
+
+def test_a_return_after_the_restart_time_proves_nothing() -> None:
+    s = Script().mark(0, "sweep", "crash").withdraw(4, B[0]).mark(7, "sweep", "up").mark(8, "sweep", "eor")
+    s.mark(9, "sweep", "end")
+    for v in g.swept_at_end_of_rib(s.rec, A, B, restart_time=4):
+        assert v.status == g.SKIP and "past our restart time of 4 s" in v.detail
+    assert g.swept_at_end_of_rib(s.rec, A, B)[0].status == g.FAIL  # without the restart time: early sweep
+
+
+def returns_script(*downs: tuple[float, int, float]) -> Recorder:
+    """(down at, attempts, up at) after a first session."""
+    s = Script().at(0, g.PEER, "state", state="connecting").at(0.1, g.PEER, "state", state="established")
+    for down, attempts, up in downs:
+        s.at(down, g.PEER, "state", state="closed")
+        for i in range(attempts):
+            s.at(down + 0.01 * (i + 1), g.PEER, "state", state="connecting")
+            if i + 1 < attempts:
+                s.at(down + 0.01 * (i + 1), g.PEER, "state", state="closed")
+        s.at(up, g.PEER, "state", state="established")
+    return s.rec
+
+
+def test_return_accepted() -> None:
+    assert g.returns(returns_script((1, 1, 1.1), (2, 3, 4))) == [
+        {"down_at": 1, "after_s": 0.1, "attempts": 1},
+        {"down_at": 2, "after_s": 2.0, "attempts": 3},
+    ]
+    assert g.return_accepted(returns_script((1, 1, 1.1)), 5).status == g.PASS
+    assert g.return_accepted(returns_script((1, 3, 3)), 5).status == g.INFO
+    slow = g.return_accepted(returns_script((1, 8, 8)), 5)
+    assert slow.status == g.WARN and "refused our new connection for 7.0 s (8 attempts)" in slow.detail
+    assert g.return_accepted(Recorder(), 5).status == g.SKIP
