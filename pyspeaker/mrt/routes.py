@@ -49,6 +49,7 @@ class Route:
     path_id: int | None = None
     attrs: AttrSet | None = None
     next_hop: str | None = None
+    extended: bool = False  # from a BGP4MP_ET record (microsecond timestamp)
 
     @property
     def prefix_text(self) -> str:
@@ -160,7 +161,9 @@ def _message_routes(rec: Bgp4mpMessage, addpath: bool) -> list[Route]:
         for fam, prefixes in update.withdrawals().items():
             for p in prefixes:
                 pid, p = _split_path_id(p, addpath)
-                out.append(Route("W", source, rec.timestamp, rec.peer_address, rec.peer_as, fam, p, pid))
+                out.append(
+                    Route("W", source, rec.timestamp, rec.peer_address, rec.peer_as, fam, p, pid, extended=rec.extended)
+                )
         announced = update.announced()
         attrs = update.attrs
         for fam, prefixes in announced.items():
@@ -170,7 +173,11 @@ def _message_routes(rec: Bgp4mpMessage, addpath: bool) -> list[Route]:
                 nh = str(attrs.next_hop) if attrs is not None and attrs.next_hop is not None else None
             for p in prefixes:
                 pid, p = _split_path_id(p, addpath)
-                out.append(Route("A", source, rec.timestamp, rec.peer_address, rec.peer_as, fam, p, pid, attrs, nh))
+                out.append(
+                    Route(
+                        "A", source, rec.timestamp, rec.peer_address, rec.peer_as, fam, p, pid, attrs, nh, rec.extended
+                    )
+                )
     except MrtError:
         raise
     except _DECODE_ERRORS as exc:
@@ -269,8 +276,8 @@ def as_path_text(path: AsPath) -> str:
     return " ".join(parts)
 
 
-def _ts(t: float) -> str:
-    return str(int(t)) if t == int(t) else f"{t:.6f}"
+def _ts(t: float, extended: bool) -> str:
+    return f"{t:.6f}" if extended else str(int(t))
 
 
 def bgpdump_line(item: Route | Record, cache: dict[tuple[bytes, str | None], str] | None = None) -> str | None:
@@ -279,11 +286,14 @@ def bgpdump_line(item: Route | Record, cache: dict[tuple[bytes, str | None], str
     and next hop."""
     if isinstance(item, Bgp4mpStateChange):
         return (
-            f"BGP4MP|{_ts(item.timestamp)}|STATE|{item.peer_address}|{item.peer_as}|{item.old_state}|{item.new_state}"
+            f"{'BGP4MP_ET' if item.extended else 'BGP4MP'}|{_ts(item.timestamp, item.extended)}|STATE|"
+            f"{item.peer_address}|{item.peer_as}|{item.old_state}|{item.new_state}"
         )
     if not isinstance(item, Route):
         return None
-    head = f"{item.source}|{_ts(item.timestamp)}|{item.kind}|{item.peer_address}|{item.peer_as}|{item.prefix_text}"
+    source = item.source.replace("BGP4MP", "BGP4MP_ET", 1) if item.extended else item.source
+    when = _ts(item.timestamp, item.extended)
+    head = f"{source}|{when}|{item.kind}|{item.peer_address}|{item.peer_as}|{item.prefix_text}"
     if item.kind == "W":
         return head + (f"|{item.path_id}" if item.path_id is not None else "")
     if item.path_id is not None:
