@@ -133,12 +133,11 @@ class Recording:
     """A recording in progress: :meth:`stop` ends it (awaiting what it returns waits until
     the file is written and closed)."""
 
-    def __init__(self, runners: list[PeerRunner], tap: SessionRecorder, owns_writer: bool = True) -> None:
-        self.runners = runners
+    def __init__(self, runners: list[PeerRunner], tap: SessionRecorder) -> None:
+        self.runners: dict[str, PeerRunner] = {}  # by address: a neighbor made again replaces its old runner
         self.tap = tap
-        self.owns_writer = owns_writer
         for runner in runners:
-            runner.taps.append(tap)
+            self.add(runner)
 
     @property
     def writer(self) -> RecordWriter:
@@ -146,15 +145,19 @@ class Recording:
 
     def add(self, runner: PeerRunner) -> None:
         """Record one more neighbor into the same file (a speaker-wide recording)."""
-        if runner not in self.runners:
-            self.runners.append(runner)
-            runner.taps.append(self.tap)
+        old = self.runners.get(runner.address)
+        if old is runner:
+            return
+        if old is not None and self.tap in old.taps:
+            old.taps.remove(self.tap)
+        self.runners[runner.address] = runner
+        runner.taps.append(self.tap)
 
     def stop(self) -> asyncio.Future[None]:
-        for runner in self.runners:
+        for runner in self.runners.values():
             if self.tap in runner.taps:
                 runner.taps.remove(self.tap)
-        self.runners = []
+        self.runners = {}
         return asyncio.ensure_future(self.writer.close())
 
 

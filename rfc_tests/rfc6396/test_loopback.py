@@ -355,3 +355,29 @@ async def test_periodic_dump_is_renamed_into_place(tmp_path: Path) -> None:
     assert [to_text(r.prefix, 4) for r in ribs] == ["10.99.0.0/16"]
     assert ribs[0].family == IPV4_UNICAST
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+@needs_bgpdump
+async def test_one_file_for_every_neighbor(tmp_path: Path) -> None:
+    """``[global] mrt_record`` without {peer}: every neighbor's session in one file."""
+    text = RR.format(dir=tmp_path).replace("rr-%Y%m%d-{peer}.mrt", "all.mrt.bz2")
+    tables = Tables()
+    rr = Speaker(parse(text, "rr.toml"))
+    await rr.start()
+    clients = [Speaker(parse(CLIENT.format(i=i, port=rr.port), f"c{i}.toml"), tables.handler(f"c{i}")) for i in (1, 2)]
+    try:
+        for c in clients:
+            await c.start()
+        clients[0].originate("10.71.0.0/16", next_hop="127.0.1.1")
+        clients[1].originate("10.72.0.0/16", next_hop="127.0.1.2")
+        await tables.until(lambda: "10.72.0.0/16" in tables.routes.get("c1", {}))
+        await tables.until(lambda: "10.71.0.0/16" in tables.routes.get("c2", {}))
+    finally:
+        for s in (*clients, rr):
+            await s.stop("test done")
+    path = str(tmp_path / "all.mrt.bz2")
+    got = {(r[1], r[2]) for r in _bgpdump_routes(path)}
+    assert {("127.0.1.1", "10.71.0.0/16"), ("127.0.1.2", "10.72.0.0/16")} <= got
+    recs = list(read_file(path))
+    sent = {(r.peer_address, r.message[18]) for r in recs if isinstance(r, codec.Bgp4mpMessage) and r.local}
+    assert ("127.0.1.1", 2) in sent and ("127.0.1.2", 2) in sent  # what the reflector sent each
