@@ -73,10 +73,10 @@ class GrReport:
         }
 
     def table(self) -> str:
-        text = g.render_table(self.verdicts)
-        if self.aborted:
-            text += f"\nABORTED: {self.aborted}"
-        return text
+        if not self.aborted:
+            return g.render_table(self.verdicts)
+        text = g.render_table(self.verdicts) if self.verdicts else ""
+        return f"{text}\nABORTED: {self.aborted}".lstrip("\n")
 
 
 class Aborted(Exception):
@@ -176,6 +176,8 @@ class GrBattery:
                 await peer.connect(timeout=min(10.0, max(1.0, deadline - loop.time())))
                 return
             except SessionFailed as exc:
+                if exc.local:
+                    raise Aborted(f"{peer.name}: {exc} (configure it on this host, or choose another)") from None
                 last = str(exc)
                 await asyncio.sleep(min(1.0, max(0.0, deadline - loop.time())))
         raise Aborted(f"{peer.name} could not establish a session with {self.cfg.dut} in {attempt} attempts: {last}")
@@ -242,7 +244,10 @@ class GrBattery:
         finally:
             await self.peer.close()
             await self.obs.close()
-        verdicts += self.verdicts()
+        ran = self.verdicts()
+        if aborted:  # leave out the steps that never ran
+            ran = [v for v in ran if not (v.status == g.SKIP and ("did not run" in v.detail or "never" in v.detail))]
+        verdicts += ran
         return GrReport(verdicts, self.rec, self.peer.dut_opens[0].raw if self.peer.dut_opens else b"", aborted, conf)
 
     async def _eor_wait(self) -> None:

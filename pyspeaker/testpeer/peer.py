@@ -74,10 +74,11 @@ class SessionFailed(Exception):
     """The session did not come up (or ended while it was being set up): ``reason`` says why,
     ``notification`` is the NOTIFICATION the DUT sent, if any."""
 
-    def __init__(self, reason: str, notification: Notification | None = None) -> None:
+    def __init__(self, reason: str, notification: Notification | None = None, local: bool = False) -> None:
         super().__init__(reason if notification is None else f"{reason}: {notification}")
         self.reason = reason
         self.notification = notification
+        self.local = local  # our side is at fault (e.g. the local address is not on this host): retrying won't help
 
 
 @dataclass(frozen=True)
@@ -343,7 +344,13 @@ class TestPeer:
             if self.password:
                 set_md5(sock, self.dut, self.password)
             if self.local_address:
-                sock.bind((self.local_address, 0))
+                try:
+                    sock.bind((self.local_address, 0))
+                except OSError as exc:
+                    why = f"cannot use local address {self.local_address}: {exc.strerror or exc}"
+                    sock.close()
+                    self._closed(why)
+                    raise SessionFailed(why, local=True) from None
             await asyncio.wait_for(loop.sock_connect(sock, (self.dut, self.port)), timeout)
         except (OSError, TimeoutError) as exc:
             sock.close()

@@ -249,12 +249,12 @@ def returns_script(*downs: tuple[float, int, float]) -> Recorder:
 
 
 def test_return_accepted() -> None:
-    assert g.returns(returns_script((1, 1, 1.1), (2, 3, 4))) == [
-        {"down_at": 1, "after_s": 0.1, "attempts": 1},
-        {"down_at": 2, "after_s": 2.0, "attempts": 3},
-    ]
+    back = g.returns(returns_script((1, 1, 1.1), (2, 3, 4)))
+    assert [(r["down_at"], r["attempts"], r["since_down_s"]) for r in back] == [(1, 1, 0.1), (2, 3, 2.0)]
+    assert back[1]["after_s"] == 1.99  # from the first attempt, 0.01 s after the end
     assert g.return_accepted(returns_script((1, 1, 1.1)), 5).status == g.PASS
+    assert g.return_accepted(returns_script((1, 1, 9)), 5).status == g.PASS  # away on purpose, accepted at once
     assert g.return_accepted(returns_script((1, 3, 3)), 5).status == g.INFO
     slow = g.return_accepted(returns_script((1, 8, 8)), 5)
-    assert slow.status == g.WARN and "refused our new connection for 7.0 s (8 attempts)" in slow.detail
+    assert slow.status == g.WARN and "(8 attempts) until 7.0 s after our session ended" in slow.detail
     assert g.return_accepted(Recorder(), 5).status == g.SKIP

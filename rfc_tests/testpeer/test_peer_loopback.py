@@ -277,3 +277,62 @@ async def test_refused_connection_is_a_session_failure() -> None:
     with pytest.raises(SessionFailed, match="TCP connect"):
         await a.connect(timeout=2)
     assert a.closed and rec.last("state").data["state"] == "closed"  # type: ignore[union-attr]
+
+
+async def test_encoded_messages_at_a_rate_and_consecutive_restarts(dut: Dut) -> None:
+    """A table given as encoded UPDATEs (what the corpus generator or an MRT reader yields),
+    then two restarts in a row inside the restart window: the Speaker keeps the routes."""
+    from pyspeaker.wire import pack
+    from pyspeaker.wire.attrs import build
+    from pyspeaker.wire.prefix import parse as wire
+    from pyspeaker.wire.values import AsPath
+
+    rec = Recorder()
+    a = peer(dut, 1, rec, graceful_restart=GrSpec(restart_time=60, families={IPV4_UNICAST: 0x80}))
+    b = peer(dut, 2, rec, record_routes=False)
+    try:
+        await a.connect()
+        await b.connect()
+        attrs = build(origin=0, as_path=AsPath(), next_hop="127.0.5.1", local_pref=100).raw
+        messages = [m for i in range(10) for m in pack.announce_ipv4(attrs, [wire(f"10.40.{i}.0/24")])]
+        assert await a.send_messages(iter(messages), rate=1000) == 10
+        sent = rec.last("sent", "p1")
+        assert sent is not None and sent.data["what"] == "messages" and sent.data["count"] == 10
+        await b.wait(lambda: len(b.routes[IPV4_UNICAST]) == 10, 5, "the ten routes at b")
+        specs = await a.restarts(2, interval=0.05)
+        assert [s.restarting for s in specs] == [True, True] and a.established and a.sessions == 3
+        assert [e.data["fault"] for e in rec.faults("p1")].count("graceful-restart") == 2
+        state = dut.speaker.router.peer("127.0.5.1")
+        assert state is not None and state.stale_count(IPV4_UNICAST) == 10
+        assert len(b.routes[IPV4_UNICAST]) == 10  # nothing withdrawn at b through both restarts
+        await a.end_of_rib(IPV4_UNICAST, delay=0.05)
+        await b.wait(lambda: not b.routes[IPV4_UNICAST], 5, "the stale routes swept at End-of-RIB")
+        assert rec.first("fault", "p1", fault="delay-eor") is not None
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_crash_with_rst_and_a_broken_open(dut: Dut) -> None:
+    from pyspeaker.testpeer import mutate
+
+    rec = Recorder()
+    a = peer(dut, 1, rec)
+    await a.connect()
+    dut.down.clear()
+    a.crash(rst=True)
+    await asyncio.wait_for(dut.down.wait(), 5)
+    assert rec.last("fault", "p1").data == {"fault": "crash", "rst": True}  # type: ignore[union-attr]
+    bad = mutate.set_byte(a.open_message().encode(), 19, 3)  # BGP version 3
+    with pytest.raises(SessionFailed) as failed:
+        await a.connect(open_message=bad)
+    n = failed.value.notification
+    assert n is not None and (n.code, n.subcode) == (2, 1)  # Unsupported Version Number
+    assert rec.last("open-sent", "p1").data["raw"] == bad  # type: ignore[union-attr]
+
+
+async def test_a_local_address_not_on_this_host() -> None:
+    a = TestPeer("127.0.0.1", port=179, asn=65000, router_id="10.0.5.9", local_address="192.0.2.77")
+    with pytest.raises(SessionFailed) as failed:
+        await a.connect(timeout=2)
+    assert failed.value.local and "cannot use local address 192.0.2.77" in failed.value.reason
