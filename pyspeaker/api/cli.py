@@ -69,9 +69,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rt.add_argument("prefix", nargs="?", metavar="PREFIX")
     rt.add_argument("--next-hop", metavar="ADDR")
     rt.add_argument(
-        "--community", action="append", default=[], metavar="ASN:VALUE", help="repeatable; or no-export ..."
+        "--community",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="ASN:VALUE",
+        help="one or more (or no-export ...)",
     )
-    rt.add_argument("--large-community", action="append", default=[], metavar="A:B:C", help="repeatable")
+    rt.add_argument("--large-community", action="extend", nargs="+", default=[], metavar="A:B:C", help="one or more")
     rt.add_argument("--med", type=int)
     rt.add_argument("--local-pref", type=int)
     rt.add_argument("--as-path", default="", metavar='"ASN ASN ..."', help="AS_PATH to announce (default empty)")

@@ -282,6 +282,7 @@ async def test_route_add_and_del_reach_a_peer(lab: Lab) -> None:
         "127.0.0.1",
         "--community",
         "65000:7",
+        "65000:8",
         "--large-community",
         "65000:1:2",
         "--med",
@@ -292,7 +293,7 @@ async def test_route_add_and_del_reach_a_peer(lab: Lab) -> None:
     assert status == 0 and "announced 192.0.2.0/24" in out, err
     await p2.until(lambda: "192.0.2.0/24" in p2.routes)
     attrs = p2.routes["192.0.2.0/24"]
-    assert b"\xfd\xe8\x00\x07" in attrs and (65000).to_bytes(4, "big") + (1).to_bytes(4, "big") in attrs
+    assert b"\xfd\xe8\x00\x07\xfd\xe8\x00\x08" in attrs and (65000).to_bytes(4, "big") + (1).to_bytes(4, "big") in attrs
     listed = await lab.json("route", "list")
     assert listed[0]["prefix"] == "192.0.2.0/24" and listed[0]["med"] == 5 and listed[0]["local_pref"] == 150
     status, out, err = await lab.cli("route", "del", "192.0.2.0/24")
