@@ -353,6 +353,9 @@ CASES: tuple[Case, ...] = (
     # -- COMMUNITIES (7.8): treat-as-withdraw
     _case("communities-not-multiple-of-4", f"{R7606} 7.8", "COMMUNITIES of 5 octets",
           lambda b: b.block(extra=b.attr(OPT_TRANS, 8, b"\xfd\xe9\0\x01\0")), TAW, 8, relayed=True),
+    _case("communities-not-multiple-of-4-first", f"{R7606} 7.8",
+          "COMMUNITIES of 5 octets, before ORIGIN, AS_PATH and NEXT_HOP (a receiver must read on past it)",
+          lambda b: b.attr(OPT_TRANS, 8, b"\xfd\xe9\0\x01\0") + b.block(), TAW, 8, relayed=True),
     _case("communities-zero-length", f"{R7606} 7.8", "COMMUNITIES of 0 octets",
           lambda b: b.block(extra=b.attr(OPT_TRANS, 8, b"")), TAW, 8),
     # -- ORIGINATOR_ID (7.9), CLUSTER_LIST (7.10)
