@@ -382,12 +382,13 @@ def _mrt_path(v: Any) -> str:
 
 
 def _mrt_global(r: _Reader, glob: dict[str, Any]) -> dict[str, Any]:
-    """``[global]`` mrt_record, mrt_dump, mrt_dump_interval, mrt_dump_all_paths."""
+    """``[global]`` mrt_record, mrt_dump, mrt_dump_interval, mrt_dump_all_paths, mrt_extended_timestamps."""
     out: dict[str, Any] = {
         "mrt_record": r.take(glob, "global.", "mrt_record", _mrt_path, None),
         "mrt_dump": r.take(glob, "global.", "mrt_dump", _mrt_path, None),
         "mrt_dump_interval": r.take(glob, "global.", "mrt_dump_interval", _seconds(0, 86400 * 7), 0.0),
         "mrt_dump_all_paths": r.take(glob, "global.", "mrt_dump_all_paths", _bool, False),
+        "mrt_extended_timestamps": r.take(glob, "global.", "mrt_extended_timestamps", _bool, False),
     }
     if out["mrt_dump_interval"] and not out["mrt_dump"]:
         r.bad("global.mrt_dump_interval", "needs global.mrt_dump (the file to write)")
@@ -432,7 +433,7 @@ def parse(text: str, source: str) -> Config:
             glob,
             "global.",
             "asn, router_id, listen, port, listen_backlog, cluster_id, always_compare_med, "
-            "mrt_record, mrt_dump, mrt_dump_interval, mrt_dump_all_paths",
+            "mrt_record, mrt_dump, mrt_dump_interval, mrt_dump_all_paths, mrt_extended_timestamps",
         )
     policies = _policies(r, doc.pop("policy", None))
     neighbors: list[NeighborConfig] = []

@@ -74,6 +74,7 @@ class GlobalConfig:
     mrt_dump: str | None = None
     mrt_dump_interval: float = 0.0
     mrt_dump_all_paths: bool = False  # every candidate route per prefix, not only the best
+    mrt_extended_timestamps: bool = False  # recordings as BGP4MP_ET (microseconds)
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,7 @@ class MrtService:
         """A neighbor (configured or dynamic) was made: record it if the config says so."""
         pattern = n.mrt_record
         gp = self.speaker.config.global_.mrt_record
+        et = self.speaker.config.global_.mrt_extended_timestamps
         if pattern:
             self._own(runner, pattern)
         elif gp:
@@ -47,14 +48,16 @@ class MrtService:
                 self._own(runner, gp)
             else:
                 if self.shared is None:
-                    self.shared = Recording([], SessionRecorder(RecordWriter(gp)))
+                    self.shared = Recording([], SessionRecorder(RecordWriter(gp), et))
                 self.shared.add(runner)
 
     def _own(self, runner: PeerRunner, pattern: str) -> None:
         old = self.recordings.pop(runner.address, None)
         if old is not None:
             old.stop()
-        self.recordings[runner.address] = Recording([runner], SessionRecorder(RecordWriter(pattern, runner.address)))
+        et = self.speaker.config.global_.mrt_extended_timestamps
+        rec = Recording([runner], SessionRecorder(RecordWriter(pattern, runner.address), et))
+        self.recordings[runner.address] = rec
 
     def record(self, address: str, pattern: str, extended: bool = False) -> Recording:
         runner = self.speaker.peers.get(address)

@@ -361,6 +361,7 @@ async def test_periodic_dump_is_renamed_into_place(tmp_path: Path) -> None:
 async def test_one_file_for_every_neighbor(tmp_path: Path) -> None:
     """``[global] mrt_record`` without {peer}: every neighbor's session in one file."""
     text = RR.format(dir=tmp_path).replace("rr-%Y%m%d-{peer}.mrt", "all.mrt.bz2")
+    text = text.replace("port = 0\n", "port = 0\nmrt_extended_timestamps = true\n", 1)
     tables = Tables()
     rr = Speaker(parse(text, "rr.toml"))
     await rr.start()
@@ -381,3 +382,4 @@ async def test_one_file_for_every_neighbor(tmp_path: Path) -> None:
     recs = list(read_file(path))
     sent = {(r.peer_address, r.message[18]) for r in recs if isinstance(r, codec.Bgp4mpMessage) and r.local}
     assert ("127.0.1.1", 2) in sent and ("127.0.1.2", 2) in sent  # what the reflector sent each
+    assert all(getattr(r, "extended", False) for r in recs)  # BGP4MP_ET throughout

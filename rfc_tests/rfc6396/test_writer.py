@@ -102,7 +102,7 @@ def test_config_keys() -> None:
     c = parse(
         _config(
             'mrt_record = "/tmp/all-%Y.mrt"\nmrt_dump = "/tmp/rib.mrt"\n'
-            "mrt_dump_interval = 60\nmrt_dump_all_paths = true",
+            "mrt_dump_interval = 60\nmrt_dump_all_paths = true\nmrt_extended_timestamps = true",
             'mrt_record = "/tmp/n-{peer}.mrt.gz"',
         ),
         "t.toml",
@@ -115,6 +115,7 @@ def test_config_keys() -> None:
         True,
     )
     assert c.neighbors[0].mrt_record == "/tmp/n-{peer}.mrt.gz"
+    assert g.mrt_extended_timestamps
 
 
 @pytest.mark.parametrize(
