@@ -12,6 +12,7 @@ import asyncio
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from ..config.load import ConfigError
 
@@ -34,6 +35,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     show.add_argument("recording", help="a recording saved with `scenario run --save` (msgpack)")
     show.add_argument("--peer", help="only this peer's events")
     show.add_argument("--kind", action="append", help="only events of this kind (repeatable)")
+    show.add_argument("--json", action="store_true", help="one JSON object per event (octets as hex)")
     show.set_defaults(handler=main_show)
 
 
@@ -92,6 +94,23 @@ def main_show(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"pyspeaker scenario show: {exc}", file=sys.stderr)
         return 2
+    if args.json:
+        kinds = set(args.kind) if args.kind else None
+        for e in rec.events:
+            if (args.peer is None or e.peer == args.peer) and (kinds is None or e.kind in kinds):
+                print(json.dumps({"t": e.t, "peer": e.peer, "kind": e.kind, "data": _plain(e.data)}))
+        return 0
     text = rec.timeline(args.peer, args.kind)
     print(text or "(no events)")
     return 0
+
+
+def _plain(value: Any) -> Any:
+    """JSON-able: octets as hex text, the rest as it is."""
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).hex()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value

@@ -297,6 +297,10 @@ async def test_cli_run_exit_status_json_save_and_show(dut: Speaker, tmp_path: Pa
     assert rc == 0 and f"withdraw               ipv4-unicast {SWEPT}" in out
     assert all("  observer " in line for line in out.splitlines())
     assert len(Recorder.load(str(saved)).events) == doc["events"]
+    rc, out, err = await _cli("show", str(saved), "--json", "--kind", "open-received")
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert rc == 0 and len(lines) == 3  # the speaker's two sessions, the observer's one
+    assert {x["peer"] for x in lines} == {"speaker", "observer"} and lines[0]["data"]["raw"].startswith("ff" * 16)
 
     flushed = tmp_path / "flush.toml"
     flushed.write_text(scenario_toml(dut.port, "0", FLUSHED))
