@@ -154,15 +154,25 @@ def neighbor_reset(sp: Speaker, address: str, message: str = "") -> dict[str, An
 
 def neighbor_shutdown(sp: Speaker, address: str, message: str = "") -> dict[str, Any]:
     """Cease/Administrative Shutdown with the RFC 9003 text; the neighbor stays down (no
-    connection made or taken) until :func:`neighbor_enable`."""
+    connection made or taken) until :func:`neighbor_enable`. A neighbor from a listen range
+    is forgotten as its session ends, and its address refused until enabled."""
     runner = runner_of(sp, address)
+    if runner.dynamic:
+        sp.admin_down.add(runner.address)
     runner.stop(Notification.shutdown(message))
     return {"address": runner.address, "state": runner.state.value}
 
 
 def neighbor_enable(sp: Speaker, address: str) -> dict[str, Any]:
-    """Start a neighbor that was shut down (or configured with ``enabled = false``)."""
-    runner = runner_of(sp, address)
+    """Start a neighbor that was shut down (or configured with ``enabled = false``); a
+    listen-range peer that was shut down may connect again."""
+    addr = canonical(address)
+    if addr in sp.admin_down:
+        sp.admin_down.discard(addr)
+        runner = sp.peers.get(addr)
+        if runner is None or not runner.dynamic:
+            return {"address": addr, "state": "Idle" if runner is None else runner.state.value}
+    runner = runner_of(sp, addr)
     runner.enable()
     return {"address": runner.address, "state": runner.state.value}
 
@@ -440,6 +450,7 @@ def status(sp: Speaker) -> dict[str, Any]:
         "established": sum(s is ft.State.ESTABLISHED for s in states),
         "routes": {fam.name: len(loc) for fam, loc in sorted(sp.router.locs.items())},
         "deferring": sp.router.deferring,
+        "admin_down": sorted(sp.admin_down),
         "config": sp.config.source,
     }
 

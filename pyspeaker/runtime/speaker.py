@@ -129,6 +129,7 @@ class Speaker:
         self._stopped = asyncio.Event()
         self._route_feed = operations.RouteFeed(self)
         self._write_memo = WalkMemo()
+        self.admin_down: set[str] = set()  # listen-range peers shut down until enabled
         self.control: list[ControlServer] = []  # control API servers (pyspeaker.api)
         self.flush_timings = Timings()  # for the metrics: each flush, and the UPDATEs filed before it
         self.batch_timings = Timings()
@@ -211,8 +212,8 @@ class Speaker:
         """A neighbor made from a listen range for a connection from ``peer``; never dialled,
         and forgotten when its session ends."""
         lr = self.config.listen_range(peer)
-        if lr is None:
-            return None
+        if lr is None or peer in self.admin_down:
+            return None  # in no range, or shut down by the operator (neighbor_shutdown)
         in_range = self._range_sessions.get(lr.network, 0)
         if in_range >= lr.limit:
             log.warning(

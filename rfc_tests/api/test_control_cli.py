@@ -419,3 +419,52 @@ async def test_reload_through_the_cli(tmp_path: Path) -> None:
         assert status == 1 and len(err.strip().splitlines()) == 1 and "global.asn" in err
     finally:
         await speaker.stop()
+
+
+RANGE_CONFIG = """
+[global]
+asn = 65000
+router_id = "10.255.0.1"
+listen = ["127.0.0.1"]
+port = 0
+
+[[listen_range]]
+prefix = "127.0.6.0/24"
+remote_as = 65000
+families = ["ipv4-unicast"]
+rr_client = true
+"""
+
+
+async def test_shutdown_of_a_listen_range_peer_holds_until_enable(tmp_path: Path) -> None:
+    sock = str(tmp_path / "range.sock")
+    speaker = Speaker(parse(RANGE_CONFIG, "range.toml"))
+    await speaker.start()
+    await speaker.serve_control(sock)  # the embedded way
+    peer = RawPeer("127.0.6.1", "10.0.6.1")
+    try:
+        await peer.connect(speaker.port, [])
+        n = (await asyncio.to_thread(run_cli, ["neighbor", "127.0.6.1", "--json", "--socket", sock]))[1]
+        assert json.loads(n)["listen_range"] == "127.0.6.0/24" and json.loads(n)["dynamic"] is True
+        status, _, err = await asyncio.to_thread(run_cli, ["neighbor", "127.0.6.1", "shutdown", "--socket", sock])
+        assert status == 0, err
+        await peer.closed.wait()
+        peer.crash()
+        again = RawPeer("127.0.6.1", "10.0.6.1")
+        attempt = asyncio.ensure_future(again.connect(speaker.port, []))
+        await asyncio.wait_for(again.closed.wait(), 10)  # refused: shut down, not forgotten
+        assert not again.opens
+        attempt.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await attempt
+        again.crash()
+        status, out, _ = await asyncio.to_thread(run_cli, ["status", "--json", "--socket", sock])
+        assert json.loads(out)["admin_down"] == ["127.0.6.1"]
+        status, _, err = await asyncio.to_thread(run_cli, ["neighbor", "127.0.6.1", "enable", "--socket", sock])
+        assert status == 0, err
+        peer = RawPeer("127.0.6.1", "10.0.6.1")
+        await peer.connect(speaker.port, [])
+        assert speaker.peers["127.0.6.1"].state.value == "Established"
+    finally:
+        peer.crash()
+        await speaker.stop()
