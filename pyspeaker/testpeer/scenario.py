@@ -30,11 +30,13 @@ import importlib.util
 import inspect
 import sys
 import time
+import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..wire.errors import WireError
 from ..wire.family import Family
 from .expect import STEP, Expect, ExpectationFailed, family_of
 from .peer import GrSpec, SessionFailed, TestPeer
@@ -222,6 +224,9 @@ async def run(
         result.error = f"the scenario did not finish within {timeout:g} s"
     except (AssertionError, SessionFailed) as exc:
         result.error = str(exc)
+    except Exception as exc:  # the scenario's own code failed: say where
+        where = "".join(traceback.format_tb(exc.__traceback__)[-3:])
+        result.error = f"the scenario raised {type(exc).__name__}: {exc}\n{where}"
     finally:
         await lab.close()
         result.duration = time.monotonic() - started
@@ -479,7 +484,7 @@ async def _run_steps(lab: Lab, scenario: Scenario, result: Result) -> None:
                 result.steps.append(outcome)
                 try:
                     await _step(lab, step)
-                except (AssertionError, SessionFailed, ValueError, OSError) as exc:
+                except (AssertionError, SessionFailed, ValueError, OSError, WireError) as exc:
                     outcome.ok = False
                     outcome.message = str(exc)
                     result.error = f"{step.describe()} failed: {exc}"

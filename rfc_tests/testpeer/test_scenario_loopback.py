@@ -440,3 +440,16 @@ async def test_toml_actions_against_the_reflector(dut: Speaker) -> None:
     result = await run_scenario(parse_scenario(actions_toml(dut.port, failing), "actions.toml"))
     assert not result.passed and result.error.startswith("step[11] run failed")
     assert "exited with 3: no such pod" in result.error
+
+
+async def test_python_scenario_that_raises_is_a_failed_run_saying_where() -> None:
+    async def scenario(lab: Lab) -> None:
+        lab.mark("start")
+        raise ValueError("no next hop for 2001:db8::/32")
+
+    result = await run(scenario)
+    assert not result.passed and not result.failures
+    assert result.error.startswith("the scenario raised ValueError: no next hop for 2001:db8::/32")
+    assert "in scenario" in result.error  # the frame it came from
+    report = result.report()
+    assert "stopped: the scenario raised ValueError" in report and "step=start" in report
