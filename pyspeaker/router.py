@@ -299,6 +299,58 @@ class Router:
         m.group.refresh(m, st.enhanced_refresh)
         return True
 
+    def set_import_policy(self, link: Link, policy: Policy | None) -> bool:
+        """A new import policy for the routes the peer sends from now on (a live reload: the
+        caller asks the peer to send its routes again with ROUTE-REFRESH)."""
+        st = self.peers.get(link)
+        if st is None:
+            return False
+        st.import_policy = policy
+        return True
+
+    def set_export_policy(self, link: Link, policy: Policy | None) -> list[Family]:
+        """A new export policy without a session reset (a live reload): the peer leaves its
+        update groups for those of the new policy and is sent its new Adj-RIB-Out again, with
+        a withdrawal for every prefix it had that the new policy does not send. Returns the
+        families re-sent."""
+        st = self.peers.get(link)
+        if st is None or st.export_policy is policy:
+            return []
+        st.export_policy = policy
+        source = st.source
+        done = []
+        for fam, old_m in list(st.members.items()):
+            old = old_m.group
+            new = self._group(fam, st.view, policy)
+            if new is old:
+                continue
+            old.leave(old_m)
+            had = [p for p, b in old.where.items() if b.source is not source]
+            if old_m in self._waiting:  # not admitted yet (selection deferred): nothing was sent
+                self._waiting.remove(old_m)
+                st.members[fam] = m = new.join_later(link, source)
+                self._waiting.append(m)
+                continue
+            m = Member(new, link, source)
+            new.members[m] = None
+            if old_m.eor_sent and old_m.dump is None:
+                # the table was sent: send the current state of every prefix it had or will have
+                m.eor_sent = True
+                m.lagging = True  # caught up below, and on drain if the transport fills
+                m.dirty = dict.fromkeys(had)
+                m.dirty.update(old_m.dirty)
+                for p, b in new.where.items():
+                    if b.source is not source:
+                        m.dirty[p] = None
+            else:
+                # still sending the first table: the new one instead, and withdrawals after it
+                m.dump = new._snapshot(source)
+                m.dirty = dict.fromkeys(p for p in had if p not in new.where)
+            st.members[fam] = m
+            new.catch_up(m)
+            done.append(fam)
+        return done
+
     def begin_of_refresh(self, link: Link, family: Family) -> None:
         """The peer starts re-sending its routes of ``family`` (RFC 7313 BoRR)."""
         st = self.peers.get(link)

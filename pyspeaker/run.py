@@ -66,6 +66,7 @@ async def _main(config: Config) -> int:
         loop.add_signal_handler(sig, stopping.set)
     if config.global_.state_file is not None:
         loop.add_signal_handler(signal.SIGUSR1, graceful.set)
+    loop.add_signal_handler(signal.SIGHUP, _on_sighup, speaker)
     print(_banner(config, speaker.port), flush=True)
     waits = {asyncio.ensure_future(stopping.wait()), asyncio.ensure_future(graceful.wait())}
     _done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
@@ -79,6 +80,23 @@ async def _main(config: Config) -> int:
         await speaker.stop("pyspeaker is shutting down")
     await asyncio.sleep(0.1)
     return 0
+
+
+def _on_sighup(speaker: Speaker) -> None:
+    """SIGHUP: read the configuration file again and apply the difference (docs/reload.md)."""
+
+    async def reload() -> None:
+        try:
+            await speaker.reload()
+        except ConfigError as exc:
+            log.error("reload refused, the running configuration stays:\n%s", exc)
+
+    task = asyncio.ensure_future(reload())
+    _reloading.add(task)  # a reference until it is done
+    task.add_done_callback(_reloading.discard)
+
+
+_reloading: set[asyncio.Future[None]] = set()
 
 
 async def _start_control(speaker: Speaker) -> bool:

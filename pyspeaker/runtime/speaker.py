@@ -486,6 +486,43 @@ class Speaker:
         await self.mrt.close()
         self._stopped.set()
 
+    async def reload(self, path: str | None = None) -> dict[str, Any]:
+        """Read the configuration file again (or ``path``) and apply the difference without
+        resetting sessions that did not change (``pyspeaker.runtime.reload``, docs/reload.md).
+        An invalid or inapplicable file raises ConfigError naming the key, and changes nothing.
+        Returns what was done: added, removed, changed, reset, refreshed..."""
+        from ..config import load, load_default
+        from . import reload as rl
+
+        source = path or self.config.source
+        new = load_default() if path is None and source.startswith("<embedded") else load(source)
+        p = rl.plan(self.config, new)
+        if p.metrics_changed:
+            await self._move_metrics(p.config)
+        done = rl.apply(self, p)
+        log.info(rl.summary(done))
+        return done
+
+    async def _move_metrics(self, config: Config) -> None:
+        """The metrics endpoint of a reloaded configuration: the new one is opened before the
+        old one closes (a bind error refuses the reload), unless it is the same address."""
+        m, server = config.metrics, self.metrics_server
+        if server is not None and m is not None and (str(m.address), m.port) == (server.host, server.port):
+            server.path = m.path
+            return
+        if m is not None:
+            from ..config import ConfigError
+
+            if not metrics_available():
+                raise ConfigError(config.source, ["metrics: prometheus-client is not installed"])
+            fresh = MetricsServer(self, str(m.address), m.port, m.path)
+            try:
+                await fresh.start()
+            except OSError as exc:
+                raise ConfigError(config.source, [f"metrics.listen: {exc.strerror or exc}"]) from None
+        await self._stop_metrics()
+        self.metrics_server = fresh if m is not None else None
+
     async def _stop_metrics(self) -> None:
         if self.metrics_server is not None:
             await self.metrics_server.close()
