@@ -262,6 +262,9 @@ async def test_rib_best_reason_and_stale(lab: Lab) -> None:
     assert [r["prefix"] for r in adj_in] == ["203.0.113.0/24"] and adj_in[0]["from"] == P2
     adj_out = await lab.json("rib", "--neighbor", P2, "--out")
     assert [(r["prefix"], r["from"]) for r in adj_out] == [("203.0.113.0/24", P1)]
+    # as reflected to a client (RFC 4456): ORIGINATOR_ID of the route's sender, our cluster id
+    assert adj_out[0]["originator_id"] == "10.0.5.1" and adj_out[0]["cluster_list"] == ["10.255.0.1"]
+    assert routes[0]["originator_id"] is None and routes[0]["cluster_list"] == []  # as received
 
 
 async def _until(ok: Any, timeout: float = 10.0) -> None:

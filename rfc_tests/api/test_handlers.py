@@ -230,3 +230,14 @@ async def test_an_unexpected_exception_is_an_answer_not_a_crash(
     monkeypatch.setattr(Speaker, "status", broken)
     r = await ask(speaker, "status")
     assert r == {"ok": False, "error": "internal error in status: ZeroDivisionError: division by zero"}
+
+
+async def test_rib_flags_long_lived_stale_routes(speaker: Speaker) -> None:
+    """A route carrying LLGR_STALE is long-lived stale (RFC 9494 4.3): rib says so."""
+    assert (await ask(speaker, "route_add", prefix="10.9.0.0/16", next_hop="192.0.2.254", communities=["llgr-stale"]))[
+        "ok"
+    ]
+    assert (await ask(speaker, "route_add", prefix="10.8.0.0/16", next_hop="192.0.2.254"))["ok"]
+    rib = {r["prefix"]: r for r in (await ask(speaker, "rib"))["result"]}
+    assert rib["10.9.0.0/16"]["llgr_stale"] is True and rib["10.9.0.0/16"]["communities"] == ["65535:6"]
+    assert rib["10.8.0.0/16"]["llgr_stale"] is False
