@@ -115,6 +115,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     gen.add_argument("--client-name", default="pyspeaker-client", metavar="CN")
     gen.add_argument("--days", type=int, default=825, help="validity (default 825 days)")
     gen.add_argument("--force", action="store_true", help="replace existing files")
+    gen.add_argument("--json", action="store_true", help="print the files made as JSON")
     gen.set_defaults(handler=_certs)
 
 
@@ -506,6 +507,10 @@ def _certs(args: argparse.Namespace) -> int:
         made = generate(args.dir, args.name or None, args.client_name, args.days, args.force)
     except (OSError, ValueError) as exc:
         return _fail(f"certs generate: {exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}")
+    if args.json:
+        names = ("ca_cert", "ca_key", "server_cert", "server_key", "client_cert", "client_key")
+        _print_json({k: str(p) for k, p in zip(names, made.files(), strict=True)})
+        return 0
     for path in made.files():
         print(path)
     return 0

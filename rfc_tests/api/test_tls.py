@@ -75,8 +75,9 @@ def test_certs_generate_files_modes_and_names(tmp_path: Path) -> None:
     # a second run does not overwrite (one line, status 1) unless --force
     status, _, err = run_cli(["certs", "generate", "--dir", str(d)])
     assert status == 1 and len(err.strip().splitlines()) == 1 and "already exist" in err
-    status, _, err = run_cli(["certs", "generate", "--dir", str(d), "--force"])
+    status, out, err = run_cli(["certs", "generate", "--dir", str(d), "--force", "--json"])
     assert status == 0, err
+    assert json.loads(out)["client_key"] == str(d / "client.key")
     assert x509.load_pem_x509_certificate((d / "ca.pem").read_bytes()) != ca
 
 
