@@ -34,6 +34,11 @@ class MrtService:
         self._dump_task: asyncio.Task[None] | None = None
         self.dumps = 0
         self.last_dump: str | None = None
+        # one thread writes every recording's file (a thread per neighbor would not scale)
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mrt-writer")
+
+    def _writer(self, pattern: str, peer: str = "") -> RecordWriter:
+        return RecordWriter(pattern, peer, pool=self.pool)
 
     # -- recording ------------------------------------------------------------------------
     def runner_added(self, runner: PeerRunner, n: NeighborConfig) -> None:
@@ -48,7 +53,7 @@ class MrtService:
                 self._own(runner, gp)
             else:
                 if self.shared is None:
-                    self.shared = Recording([], SessionRecorder(RecordWriter(gp), et))
+                    self.shared = Recording([], SessionRecorder(self._writer(gp), et))
                 self.shared.add(runner)
 
     def _own(self, runner: PeerRunner, pattern: str) -> None:
@@ -56,14 +61,14 @@ class MrtService:
         if old is not None:
             old.stop()
         et = self.speaker.config.global_.mrt_extended_timestamps
-        rec = Recording([runner], SessionRecorder(RecordWriter(pattern, runner.address), et))
+        rec = Recording([runner], SessionRecorder(self._writer(pattern, runner.address), et))
         self.recordings[runner.address] = rec
 
     def record(self, address: str, pattern: str, extended: bool = False) -> Recording:
         runner = self.speaker.peers.get(address)
         if runner is None:
             raise KeyError(f"no neighbor {address}")
-        rec = Recording([runner], SessionRecorder(RecordWriter(pattern, address), extended))
+        rec = Recording([runner], SessionRecorder(self._writer(pattern, address), extended))
         self.extra.append(rec)
         return rec
 
@@ -123,3 +128,5 @@ class MrtService:
         self.shared = None
         if recs:
             await asyncio.gather(*(r.stop() for r in recs), return_exceptions=True)
+        self.pool.shutdown(wait=False)
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mrt-writer")  # for recordings to come

@@ -40,7 +40,10 @@ class RecordWriter:
         flush_interval: float = FLUSH_INTERVAL,
         loop: asyncio.AbstractEventLoop | None = None,
         clock: Callable[[], float] = time.time,
+        pool: ThreadPoolExecutor | None = None,
     ) -> None:
+        """``pool``: a single-worker executor shared by several writers (each writer's chunks
+        stay in order because one thread takes them in turn); by default one of its own."""
         self.pattern = pattern
         self.peer = peer
         self.chunk = chunk
@@ -48,7 +51,8 @@ class RecordWriter:
         self.loop = loop or asyncio.get_running_loop()
         self.clock = clock  # the wall clock that names the files
         self._buf = bytearray()
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mrt-writer")
+        self._own_pool = pool is None
+        self._pool = pool or ThreadPoolExecutor(max_workers=1, thread_name_prefix="mrt-writer")
         self._file: IO[bytes] | None = None
         self._name: str | None = None
         self._pending: asyncio.Future[None] | None = None
@@ -125,4 +129,5 @@ class RecordWriter:
             with contextlib.suppress(OSError):  # logged by _done
                 await asyncio.shield(self._pending)
         await self.loop.run_in_executor(self._pool, self._close_file)
-        self._pool.shutdown(wait=False)
+        if self._own_pool:
+            self._pool.shutdown(wait=False)
