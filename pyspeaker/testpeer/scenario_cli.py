@@ -52,8 +52,8 @@ def main_run(args: argparse.Namespace) -> int:
                 print(f"{exc.source}: {problem}", file=sys.stderr)
             return 2
         if args.check:
-            print(f"{path}: ok ({len(scenario.peers)} peers, {len(scenario.steps)} steps, "
-                  f"{len(scenario.expects)} expectations)")  # fmt: skip
+            counts = f"peers {len(scenario.peers)}, steps {len(scenario.steps)}, expectations {len(scenario.expects)}"
+            print(f"{path}: ok ({counts})")
             return 0
     elif args.check:
         print(f"pyspeaker scenario run: --check reads TOML files only ({path} is Python)", file=sys.stderr)

@@ -6,7 +6,9 @@
   the routes not announced again swept after it.
 * ``examples/metallb_gr_check.py``: FRR (as MetalLB's FRR mode runs it) announces two
   service routes, /32 and /128, and restarts gracefully; the test peer, as the router
-  MetalLB peers with, must see them kept and refreshed, with no withdrawal.
+  MetalLB peers with, must see them kept and refreshed, with no withdrawal; then the same
+  check as a scenario file (``examples/scenarios/metallb-gr.toml``), its ``run`` step
+  killing bgpd.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ from types import ModuleType
 import pytest
 
 from pyspeaker.testpeer import Recorder
+from pyspeaker.testpeer.scenario import run_scenario
+from pyspeaker.testpeer.scenario_file import parse as parse_scenario
 
 from .conftest import DaemonFactory
 from .daemons import DAEMONS, Bird2, Frr
-from .netns import sh
+from .netns import poll, sh
 
 ROOT = Path(__file__).parents[2]
 EXAMPLES = ROOT / "examples"
@@ -195,3 +199,29 @@ async def test_metallb_gr_check_example_against_frr(lab: DaemonFactory) -> None:
     gr = [c for c in opens[1].get("capabilities") if c.get("code") == 64]
     # R, N, 120 s, F for IPv4 and IPv6 unicast
     assert [c["raw"] for c in gr] == ["c0780001018000020180"], gr
+
+    # the same check as a scenario file, against the same FRR: its `run` step kills bgpd
+    # (here instead of deleting MetalLB's speaker pods), and bgpd is started again
+    assert d.main is not None
+    bgpd = d.main
+    text = (EXAMPLES / "scenarios" / "metallb-gr.toml").read_text().replace("10.77.1.", f"10.77.{d.link.n}.")
+    command = 'command = ["kubectl", "-n", "metallb-system", "delete", "pod", "-l", "component=speaker"]'
+    assert command in text
+    scenario = parse_scenario(text.replace(command, f'command = ["kill", "-9", "{bgpd.pid}"]'), "metallb-gr.toml")
+
+    async def start_again() -> None:
+        async def killed() -> tuple[bool, str]:
+            return bgpd.poll() is not None, "bgpd still running"
+
+        await poll(killed, "bgpd killed by the scenario's run step", 60, 0.05)
+        d.kill_process(bgpd)  # reaped, and no longer counted as a failure
+        d.main = None
+        await asyncio.to_thread(d.restart)
+
+    restarting = asyncio.ensure_future(start_again())
+    try:
+        result = await run_scenario(scenario)
+    finally:
+        await asyncio.wait_for(restarting, 60)
+    assert result.passed, result.report()
+    assert [s.ok for s in result.steps] == [True] * 8 and [e.ok for e in result.expectations] == [True] * 4
