@@ -56,6 +56,7 @@ _OPTIONS = (
 )
 
 _RECORDER: pytest.StashKey[Recorder] = pytest.StashKey()
+_SETTINGS: pytest.StashKey[Settings] = pytest.StashKey()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -89,7 +90,7 @@ class Settings:
 def settings(config: pytest.Config) -> Settings:
     """Read (once per session) and check the ``--bgp-*`` options; problems are kept and
     reported by the fixtures, so a suite that does not use them never fails on them."""
-    made: Settings | None = getattr(config, "_pyspeaker_bgp", None)
+    made = config.stash.get(_SETTINGS, None)
     if made is not None:
         return made
     from ..config.load import ConfigError
@@ -148,7 +149,7 @@ def settings(config: pytest.Config) -> Settings:
                 s.peers[spec.name] = {k: v for k, v in kw.items() if v is not None}
         except ConfigError as exc:
             s.problems += [f"--bgp-peers {exc.source}: {p}" for p in exc.problems]
-    config._pyspeaker_bgp = s  # type: ignore[attr-defined]
+    config.stash[_SETTINGS] = s
     return s
 
 
