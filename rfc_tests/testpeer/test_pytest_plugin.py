@@ -57,6 +57,10 @@ async def test_expects_what_never_comes(bgp_peer, bgp_lab):
 
 def test_without_the_fixtures():
     assert True
+
+
+def test_failing_without_the_fixtures():
+    assert 1 + 1 == 3
 """
 
 
@@ -110,7 +114,8 @@ async def test_options_on_the_command_line(dut: Speaker, tmp_path: Path) -> None
     assert "FAILED test_dut.py::test_expects_what_never_comes" in out
     # the failure says why, then the peers' timeline is a section of the report
     assert "a: the DUT has 10.7.1.0/24: missing: 10.7.1.0/24" in out
-    assert "BGP test peer timeline (call)" in out
+    assert out.count("BGP test peer timeline (call)") == 1  # not for the test without the fixtures
+    assert "FAILED test_dut.py::test_failing_without_the_fixtures" in out
     assert "a          open-received" in out and "sent                   announce ipv4-unicast" in out
     (rec_file,) = saved.iterdir()
     assert rec_file.name.endswith("test_expects_what_never_comes.call.msgpack")
@@ -168,9 +173,10 @@ async def test_override_and_not_connected(bgp_peer):
 async def test_no_dut_skips_and_bad_options_fail_only_the_tests_using_them(tmp_path: Path) -> None:
     folder = project(tmp_path)
     rc, out = await pytest_run(folder)
-    assert rc == 0, out
+    assert rc == 1, out  # the plain failing test
     assert "SKIPPED [2]" in out and "no BGP device under test configured: give --bgp-dut and --bgp-asn" in out
     assert "PASSED test_dut.py::test_without_the_fixtures" in out
+    assert "FAILED test_dut.py::test_failing_without_the_fixtures" in out and "BGP test peer" not in out
     rc, out = await pytest_run(folder, "--bgp-dut=127.0.0.1", "--bgp-asn=lots", "--bgp-families=ipv4-unicast,ipx")
     assert rc == 1, out
     assert "FAILED test_dut.py::test_route_is_reflected - Failed: bad --bgp-* options" in out
