@@ -9,6 +9,7 @@ internal error."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
@@ -116,8 +117,21 @@ def _enable(sp: Speaker, a: dict[str, Any]) -> Any:
     return sp.neighbor_enable(a["address"])
 
 
-def _rib(sp: Speaker, a: dict[str, Any]) -> Any:
-    return sp.rib(a.get("prefix"), a.get("family", "ipv4-unicast"), a.get("neighbor"), a.get("direction", "loc"))
+YIELD_EVERY = 2000  # routes made between two turns of the event loop (a large RIB)
+
+
+async def _rib(sp: Speaker, a: dict[str, Any]) -> Any:
+    from ..runtime.operations import iter_rib
+
+    routes = iter_rib(
+        sp, a.get("prefix"), a.get("family", "ipv4-unicast"), a.get("neighbor"), a.get("direction", "loc")
+    )
+    out = []
+    for r in routes:
+        out.append(r)
+        if len(out) % YIELD_EVERY == 0:
+            await asyncio.sleep(0)  # the sessions' timers and UPDATEs go on meanwhile
+    return out
 
 
 def _route_add(sp: Speaker, a: dict[str, Any]) -> Any:

@@ -6,9 +6,11 @@ once and then sends ``{"ok": true, "event": {...}}`` until either side closes.""
 from __future__ import annotations
 
 import enum
+import gc
 import ipaddress
 import os
 import struct
+from collections.abc import Iterator
 from typing import Any
 
 import msgpack
@@ -58,11 +60,39 @@ def encode(obj: Any) -> bytes:
     return HEADER.pack(len(body)) + body
 
 
+def body_parts(response: dict[str, Any], step: int = 2000) -> Iterator[bytes]:
+    """The msgpack body of a response in pieces, ``step`` items of a long result list at a
+    time (the server gives the event loop a turn between pieces); joined they are the body
+    :func:`encode` makes."""
+    result = response.get("result")
+    if set(response) != {"ok", "result"} or not isinstance(result, list) or len(result) <= step:
+        yield msgpack.packb(response, use_bin_type=True, default=_default)
+        return
+    packer = msgpack.Packer(use_bin_type=True, default=_default)
+    yield (
+        packer.pack_map_header(2)
+        + packer.pack("ok")
+        + packer.pack(response["ok"])
+        + packer.pack("result")
+        + packer.pack_array_header(len(result))
+    )
+    for i in range(0, len(result), step):
+        yield b"".join([packer.pack(x) for x in result[i : i + step]])
+
+
 def decode_body(body: bytes) -> Any:
+    # a large answer (a whole RIB) is many small maps: the cyclic collector, run again and
+    # again while they are made, would take longer than the decoding itself
+    pause = len(body) > (1 << 20) and gc.isenabled()
+    if pause:
+        gc.disable()
     try:
         return msgpack.unpackb(body, raw=False, strict_map_key=False)
     except (ValueError, msgpack.UnpackException) as exc:
         raise ProtocolError(f"not a msgpack message: {exc}") from None
+    finally:
+        if pause:
+            gc.enable()
 
 
 def body_length(header: bytes, limit: int) -> int:

@@ -20,7 +20,18 @@ from typing import TYPE_CHECKING
 
 from ..fsm import types as ft
 from .handlers import handle, parse_request
-from .protocol import HEADER, MAX_REQUEST, ProtocolError, body_length, decode_body, default_socket, encode, error, ok
+from .protocol import (
+    HEADER,
+    MAX_REQUEST,
+    ProtocolError,
+    body_length,
+    body_parts,
+    decode_body,
+    default_socket,
+    encode,
+    error,
+    ok,
+)
 
 if TYPE_CHECKING:
     from ..runtime.speaker import Speaker
@@ -194,7 +205,12 @@ class ControlServer:
                 await self._stream(reader, writer, bool(args.get("routes", True)))
                 return
             response = await handle(self.speaker, request)
-            writer.write(encode(response))
+            parts = []
+            for part in body_parts(response):
+                parts.append(part)
+                await asyncio.sleep(0)  # a whole RIB is encoded a piece at a time
+            body = b"".join(parts)
+            writer.write(HEADER.pack(len(body)) + body)
             await writer.drain()
 
     async def _stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, routes: bool) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -198,9 +198,15 @@ def _next_hop(attrs: AttrSet, nh: bytes) -> str | None:
 
 def route_values(fam: Family, prefix: bytes, attrs: AttrSet, nh: bytes, source: Source | None) -> dict[str, Any]:
     """One route: prefix, next hop, attributes and where it came from."""
+    out: dict[str, Any] = {"prefix": to_text(prefix, CODECS[fam].address_len)}
+    out.update(_attr_values(fam, attrs, nh, source))
+    return out
+
+
+def _attr_values(fam: Family, attrs: AttrSet, nh: bytes, source: Source | None) -> dict[str, Any]:
+    """Everything of a route but its prefix (the same for every prefix of a Path)."""
     originator = attrs.originator_id
     return {
-        "prefix": to_text(prefix, CODECS[fam].address_len),
         "family": fam.name,
         "next_hop": _next_hop(attrs, nh),
         "as_path": str(attrs.as_path),
@@ -216,9 +222,19 @@ def route_values(fam: Family, prefix: bytes, attrs: AttrSet, nh: bytes, source: 
     }
 
 
-def path_values(fam: Family, prefix: bytes, path: Path) -> dict[str, Any]:
-    out = route_values(fam, prefix, path.attrs, path.nh, path.source)
-    out["llgr_stale"] = path.llgr
+def path_values(
+    fam: Family, prefix: bytes, path: Path, cache: dict[int, dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """One route of the RIB. ``cache`` (id(path) -> values, for the length of one call, while
+    the paths are alive) makes a table of many prefixes per Path cost one dict copy each."""
+    base = cache.get(id(path)) if cache is not None else None
+    if base is None:
+        base = _attr_values(fam, path.attrs, path.nh, path.source)
+        base["llgr_stale"] = path.llgr
+        if cache is not None:
+            cache[id(path)] = base
+    out: dict[str, Any] = {"prefix": to_text(prefix, CODECS[fam].address_len)}
+    out.update(base)
     return out
 
 
@@ -272,6 +288,19 @@ def rib(
     ``in``: a neighbor's Adj-RIB-In (the routes its import policy accepted, stale ones
     included); ``out``: what the neighbor's update group holds for it (its Adj-RIB-Out).
     ``prefix`` is an exact prefix or an address (longest match)."""
+    return list(iter_rib(sp, prefix, family, neighbor, direction))
+
+
+def iter_rib(
+    sp: Speaker,
+    prefix: str | None = None,
+    family: str | Family = IPV4_UNICAST,
+    neighbor: str | None = None,
+    direction: str = "loc",
+) -> Iterator[dict[str, Any]]:
+    """:func:`rib` one route at a time: the arguments are checked at once (errors raise
+    before the first route), and a caller may give the event loop a turn between routes (a
+    route removed meanwhile is left out)."""
     fam = family_of(family)
     if direction not in DIRECTIONS:
         raise ValueError(f"direction {direction!r}: one of loc, in, out")
@@ -287,37 +316,46 @@ def rib(
         st = sp.router.peer(addr) or sp.router.retained.get(addr)
     if direction == "out":
         return _adj_out(sp, fam, st, prefix)
+    if direction == "in":
+        return _adj_in(sp, fam, st, prefix)
+    return _loc(sp, fam, st, prefix)
+
+
+def _adj_in(sp: Speaker, fam: Family, st: PeerState | None, prefix: str | None) -> Iterator[dict[str, Any]]:
+    if st is None:
+        return
     loc = sp.router.locs.get(fam)
     stale = _Stale(sp, fam)
-    out: list[dict[str, Any]] = []
-    if direction == "in":
-        if st is None:
-            return []
-        table: dict[bytes, Path] = dict(st.stale.get(fam, {}))
-        table.update(st.adj_in.get(fam, {}))
-        keys = _lookup(table, fam, prefix) if prefix is not None else sorted(table, key=_order)
-        for key in keys:
-            path = table[key]
-            v = path_values(fam, key, path)
-            v["best"] = loc is not None and loc.best(key) is path
-            v["stale"] = stale(key, path)
-            out.append(v)
-        return out
+    table: dict[bytes, Path] = dict(st.stale.get(fam, {}))
+    table.update(st.adj_in.get(fam, {}))
+    keys = _lookup(table, fam, prefix) if prefix is not None else sorted(table, key=_order)
+    cache: dict[int, dict[str, Any]] = {}
+    for key in keys:
+        path = table[key]
+        v = path_values(fam, key, path, cache)
+        v["best"] = loc is not None and loc.best(key) is path
+        v["stale"] = stale(key, path)
+        yield v
+
+
+def _loc(sp: Speaker, fam: Family, st: PeerState | None, prefix: str | None) -> Iterator[dict[str, Any]]:
+    loc = sp.router.locs.get(fam)
     if loc is None:
-        return []
+        return
+    stale = _Stale(sp, fam)
     keys = _lookup(loc.routes, fam, prefix) if prefix is not None else sorted(loc.routes, key=_order)
+    paths: dict[int, dict[str, Any]] = {}
     for key in keys:
         cands = loc.candidates(key)
         reason = best_with_reason(cands, loc.always_compare_med)[1] if cands else ""
         for i, path in enumerate(cands):
             if st is not None and path.source is not st.source:
                 continue
-            v = path_values(fam, key, path)
+            v = path_values(fam, key, path, paths)
             v["best"] = i == 0
             v["reason"] = reason if i == 0 else None
             v["stale"] = stale(key, path)
-            out.append(v)
-    return out
+            yield v
 
 
 def _order(prefix: bytes) -> tuple[bytes, int]:
@@ -326,29 +364,28 @@ def _order(prefix: bytes) -> tuple[bytes, int]:
     return prefix[1:].ljust(16, b"\0"), n
 
 
-def _adj_out(sp: Speaker, fam: Family, st: PeerState | None, prefix: str | None) -> list[dict[str, Any]]:
+def _adj_out(sp: Speaker, fam: Family, st: PeerState | None, prefix: str | None) -> Iterator[dict[str, Any]]:
     if st is None or fam not in st.members:
-        return []
+        return
     member = st.members[fam]
     group = member.group
     where = group.where
     keys = _lookup(where, fam, prefix) if prefix is not None else sorted(where, key=_order)
     ctx = Context(asn4=group.view.asn4)
-    decoded: dict[int, AttrSet] = {}
-    out: list[dict[str, Any]] = []
+    alen = CODECS[fam].address_len
+    decoded: dict[int, dict[str, Any]] = {}
     for key in keys:
-        b = where[key]
-        if b.source is st.source:
+        b = where.get(key)
+        if b is None or b.source is st.source:
             continue  # never sent back to the peer it came from
-        attrs = decoded.get(id(b))
-        if attrs is None:
-            attrs = decoded[id(b)] = (
-                parse_block(b.out.attrs, ctx).attrs if not group.view.asn4 else AttrSet(b.out.attrs)
-            )
-        v = route_values(fam, key, attrs, b.out.nh, b.source)
+        base = decoded.get(id(b))
+        if base is None:
+            attrs = parse_block(b.out.attrs, ctx).attrs if not group.view.asn4 else AttrSet(b.out.attrs)
+            base = decoded[id(b)] = _attr_values(fam, attrs, b.out.nh, b.source)
+        v: dict[str, Any] = {"prefix": to_text(key, alen)}
+        v.update(base)
         v["pending"] = key in member.dirty or member.dump is not None
-        out.append(v)
-    return out
+        yield v
 
 
 # -- routes of our own ----------------------------------------------------------------------

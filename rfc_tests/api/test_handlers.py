@@ -241,3 +241,35 @@ async def test_rib_flags_long_lived_stale_routes(speaker: Speaker) -> None:
     rib = {r["prefix"]: r for r in (await ask(speaker, "rib"))["result"]}
     assert rib["10.9.0.0/16"]["llgr_stale"] is True and rib["10.9.0.0/16"]["communities"] == ["65535:6"]
     assert rib["10.8.0.0/16"]["llgr_stale"] is False
+
+
+def test_a_long_result_is_encoded_in_pieces_that_join_to_the_same_body() -> None:
+    from pyspeaker.api.protocol import body_parts
+
+    response = {"ok": True, "result": [{"prefix": f"10.{i >> 8}.{i & 255}.0/24", "med": i} for i in range(5000)]}
+    parts = list(body_parts(response, step=1000))
+    assert len(parts) == 6  # the header, then five pieces
+    assert b"".join(parts) == encode(response)[4:]
+    small = {"ok": False, "error": "x"}
+    assert list(body_parts(small)) == [encode(small)[4:]]
+
+
+async def test_a_large_rib_gives_the_event_loop_turns(speaker: Speaker) -> None:
+    import asyncio
+    import ipaddress
+
+    from pyspeaker.api.handlers import YIELD_EVERY
+    from pyspeaker.wire.attrs import build
+    from pyspeaker.wire.family import IPV4_UNICAST
+    from pyspeaker.wire.prefix import from_network
+    from pyspeaker.wire.values import AsPath
+
+    attrs = speaker.interner.intern(build(origin=0, as_path=AsPath(), next_hop="192.0.2.254"))
+    n = 2 * YIELD_EVERY + 5
+    for i in range(n):
+        speaker.router.originate(IPV4_UNICAST, from_network(ipaddress.ip_network((0x0A000000 + (i << 8), 24))), attrs)
+    turned = asyncio.Event()
+    asyncio.get_running_loop().call_soon(turned.set)
+    r = await ask(speaker, "rib")
+    assert turned.is_set()  # the callback ran while the RIB was being made
+    assert len(r["result"]) == n and r["result"][0]["prefix"] == "10.0.0.0/24"
