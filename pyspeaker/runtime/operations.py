@@ -534,13 +534,14 @@ class RouteFeed:
         if loc is None or fam not in CODECS:
             return
         alen = CODECS[fam].address_len
+        cache: dict[int, dict[str, Any]] = {}
         for key in prefixes:
             path = loc.best(key)
             if path is None:
                 event = RouteChanged(fam.name, to_text(key, alen), None)
                 address = ""
             else:
-                route = path_values(fam, key, path)
+                route = path_values(fam, key, path, cache)
                 route["best"] = True
                 event = RouteChanged(fam.name, route["prefix"], route)
                 address = path.source.address
