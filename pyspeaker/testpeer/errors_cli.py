@@ -24,9 +24,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description=(
             "Two eBGP sessions to the device: the sender (--source, AS --asn) announces a case's "
             "prefixes validly, then sends the malformed UPDATE; the observer (--observer, AS "
-            "--observer-asn) sees what the device passes on. The device must have both as "
-            "neighbors, with policies that pass routes from one to the other. Exit 0 if every "
-            "case went as the RFCs expect, 1 if not, 2 if the check could not run."
+            "--observer-asn) sees what the device passes on. A third session in the device's AS "
+            "(--ibgp-source) runs the rules that hold only from an internal peer. The device must "
+            "have them as neighbors, with policies that pass routes from the senders to the "
+            "observer. Exit 0 if every case went as the RFCs expect, 1 if not, 2 if the check "
+            "could not run."
         ),
     )
     p.add_argument("--dut", metavar="ADDR", help="the device's address (required)")

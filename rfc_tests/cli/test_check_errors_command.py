@@ -93,3 +93,12 @@ async def test_table_report_against_pyspeaker(dut: Speaker) -> None:
     assert "ok atomic-aggregate-non-zero-length: attribute discard" in err  # progress, one line per case
     assert "atomic-aggregate-non-zero-length" in out
     assert out.strip().endswith("127.0.0.1: 1 of 1 as the RFCs expect")
+
+
+def test_a_local_address_not_on_this_host_stops_the_check_at_once() -> None:
+    """Nothing is sent: binding the observer's socket to 192.0.2.78 fails before a connect."""
+    proc = _run("--dut", "127.0.0.1", "--port", "9", "--asn", "65001", "--dut-asn", "65000",
+                "--source", "192.0.2.77", "--observer", "192.0.2.78")  # fmt: skip
+    assert proc.returncode == 2
+    assert "cannot use local address 192.0.2.78" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -124,3 +124,16 @@ async def test_a_valid_update_is_reported_as_a_deviation(dut: Speaker) -> None:
     assert (c.outcome, c.detail, c.matches) == (Outcome.SESSION_RESET, "3/2", True)
     assert (d.outcome, d.matches) == (Outcome.UPDATED, False)  # from the iBGP session
     assert report.summary() == "pyspeaker: 1 of 4 as the RFCs expect"
+
+
+async def test_a_session_the_device_refuses_skips_its_cases(dut: Speaker) -> None:
+    """127.0.6.9 is not a neighbor of the device: the iBGP-only cases are skipped, saying why,
+    and the run goes on."""
+    t = dataclasses.replace(target(dut), ibgp_source="127.0.6.9", reconnect_timeout=2.0)
+    ibgp = [c for c in CASES if c.session is Session.IBGP]
+    report = await Runner(t).run([BY_ID["origin-bad-length"], *ibgp, BY_ID["duplicate-origin"]])
+    first, *skipped, last = report.verdicts
+    assert first.matches and last.matches
+    assert {v.outcome for v in skipped} == {Outcome.SKIPPED}
+    assert all(v.detail.startswith("no ibgp session: ") for v in skipped), skipped[0].detail
+    assert report.summary() == "pyspeaker: 2 of 2 as the RFCs expect (4 skipped)"
