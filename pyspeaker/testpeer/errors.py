@@ -204,13 +204,18 @@ class Report:
         return cls(str(d["dut"]), [Verdict.from_json(v) for v in d["cases"]])
 
     def table(self) -> str:
-        """A plain-text table for people: one line per case, deviations marked."""
-        rows = [("", "case", "RFC expects", "device did")]
+        """A plain-text table for people: one line per case, deviations marked (XX) and
+        followed by their evidence."""
+        rows = [("", "case", "RFC expects", "device did", "")]
         for v in self.verdicts:
             mark = "ok" if v.matches else ("--" if v.outcome is Outcome.SKIPPED else "XX")
-            rows.append((mark, v.case, v.expected, v.behaviour))
+            rows.append((mark, v.case, v.expected, v.behaviour, v.evidence if mark == "XX" else ""))
         widths = [max(len(r[i]) for r in rows) for i in range(3)]
-        lines = ["  ".join(r[i].ljust(widths[i]) for i in range(3)) + "  " + r[3] for r in rows]
+        lines = []
+        for r in rows:
+            lines.append("  ".join(r[i].ljust(widths[i]) for i in range(3)) + "  " + r[3])
+            if r[4]:
+                lines.append(" " * (widths[0] + 2) + "  " + r[4])
         return "\n".join([*lines, "", self.summary()])
 
 

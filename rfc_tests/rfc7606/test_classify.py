@@ -175,7 +175,8 @@ def _report(dut: str, outcomes: dict[str, Outcome]) -> Report:
     r = Report(dut)
     for case in CASES[:4]:
         out = outcomes.get(case.id, Outcome.TREAT_AS_WITHDRAW)
-        r.verdicts.append(Verdict(case.id, case.expected_text, out, "", out is Outcome.TREAT_AS_WITHDRAW, "e"))
+        ok = out is Outcome.TREAT_AS_WITHDRAW
+        r.verdicts.append(Verdict(case.id, case.expected_text, out, "", ok, f"evidence of {case.id}"))
     r.verdicts.append(skipped(BY_ID["local-pref-bad-length-ibgp"], "needs an iBGP session"))
     return r
 
@@ -184,8 +185,12 @@ def test_summary_counts_matches_and_skips() -> None:
     r = _report("bird2", {"origin-zero-length": Outcome.KEPT_OLD_ROUTE})
     assert r.summary() == "bird2: 3 of 4 as the RFCs expect (1 skipped)"
     text = r.table()
-    assert "XX  origin-zero-length" in text
-    assert "kept the old route" in text
+    lines = text.splitlines()
+    at = next(i for i, ln in enumerate(lines) if ln.startswith("XX  origin-zero-length"))
+    assert lines[at].endswith("kept the old route")
+    assert lines[at + 1].strip() == "evidence of origin-zero-length"  # a deviation's evidence follows it
+    assert sum(1 for ln in lines if ln.startswith("ok  ")) == 3
+    assert any(ln.startswith("--  local-pref-bad-length-ibgp") for ln in lines)
 
 
 def test_json_round_trip() -> None:
