@@ -218,21 +218,18 @@ class ControlServer:
 
         writer.write(encode(ok({"subscribed": True, "routes": routes})))
         await writer.drain()
-        gone = asyncio.ensure_future(reader.read(1))  # anything or EOF from the client ends the stream
+        me = asyncio.current_task()
+        assert me is not None
+        # anything or EOF from the client ends the stream, even while no event comes
+        gone = asyncio.ensure_future(reader.read(1))
+
+        def hang_up(_: object) -> None:
+            me.cancel()
+
+        gone.add_done_callback(hang_up)
         events = self.speaker.events(routes=routes)
         try:
-            while True:
-                nxt = asyncio.ensure_future(anext(events))
-                done, _ = await asyncio.wait({nxt, gone}, return_when=asyncio.FIRST_COMPLETED)
-                if nxt not in done:
-                    nxt.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                        await nxt
-                    return
-                try:
-                    address, event = nxt.result()
-                except StopAsyncIteration:
-                    return  # the speaker stopped
+            async for address, event in events:
                 if isinstance(event, ft.UpdateReceived) and event.update.end_of_rib is None:
                     continue  # the route events say what UPDATEs changed
                 if isinstance(event, (ft.ConnectRequested, ft.CloseRequested)):
@@ -243,7 +240,11 @@ class ControlServer:
                 if writer.transport.get_write_buffer_size() > STREAM_HIGH_WATER:
                     log.warning("control API: an event subscriber does not read: cut off")
                     return
+        except asyncio.CancelledError:
+            if not gone.done():
+                raise  # the server is closing
         finally:
+            gone.remove_done_callback(hang_up)
             gone.cancel()
             aclose = getattr(events, "aclose", None)
             if aclose is not None:

@@ -460,6 +460,9 @@ class Speaker:
             self._route_feed.add(q)
         try:
             while not self._stopped.is_set() or not q.empty():
+                if not q.empty():  # a burst (route events): no futures to make per event
+                    yield q.get_nowait()
+                    continue
                 get = asyncio.ensure_future(q.get())
                 stop = asyncio.ensure_future(self._stopped.wait())
                 done, _ = await asyncio.wait({get, stop}, return_when=asyncio.FIRST_COMPLETED)
