@@ -111,8 +111,11 @@ class SessionRecorder:
             return
         now = self.clock()
         peer_as, local_as, peer, local, asn4 = self._header(runner)
+        neg = runner.session.negotiated
+        # RFC 8050: the ADDPATH subtypes when path identifiers were negotiated that way
+        addpath = neg is not None and bool(neg.addpath_tx if sent else neg.addpath_rx)
         for msg in messages:
-            rec = Bgp4mpMessage(now, peer_as, local_as, peer, local, msg, asn4, sent, False, 0, self.extended)
+            rec = Bgp4mpMessage(now, peer_as, local_as, peer, local, msg, asn4, sent, addpath, 0, self.extended)
             self.writer.write(encode(rec))
 
     # -- the Tap ----------------------------------------------------------------------------

@@ -154,7 +154,8 @@ def message_routes(rec: Bgp4mpMessage) -> list[Route]:
 
 def _message_routes(rec: Bgp4mpMessage, addpath: bool) -> list[Route]:
     ctx = Context(asn4=rec.asn4, addpath_rx=frozenset(CODECS) if addpath else frozenset())
-    source = "BGP4MP_AP" if rec.addpath else "BGP4MP"
+    # bgpdump's names: BGP4MP[_ET][_LOCAL][_AP]
+    source = "BGP4MP" + ("_LOCAL" if rec.local else "") + ("_AP" if rec.addpath else "")
     out: list[Route] = []
     try:
         update = UpdateDecoder(ctx).decode(rec.message)

@@ -139,3 +139,62 @@ def test_config_errors_name_the_key(glob: str, neighbor: str, key: str) -> None:
 def test_replay_of_hostile_bytes_raises_only_mrt_error(data: bytes) -> None:
     with contextlib.suppress(MrtError):
         list(updates(iter_records(data)))
+
+
+class _Runner:
+    """What SessionRecorder reads of a PeerRunner."""
+
+    def __init__(self, asn4: bool, addpath_rx: bool, addpath_tx: bool) -> None:
+        from types import SimpleNamespace
+
+        from pyspeaker.fsm import types as ft
+        from pyspeaker.wire.family import IPV4_UNICAST
+
+        fams = frozenset({IPV4_UNICAST})
+        neg = SimpleNamespace(
+            asn4=asn4,
+            peer_as=4200000001,
+            addpath_rx=fams if addpath_rx else frozenset(),
+            addpath_tx=fams if addpath_tx else frozenset(),
+        )
+        self.session = SimpleNamespace(negotiated=neg)
+        self.settings = SimpleNamespace(local_as=65000, peer_as=4200000001)
+        self.address = "192.0.2.1"
+        self.state = ft.State.ESTABLISHED
+        self.taps: list[object] = []
+
+    def local_address(self) -> str:
+        return "192.0.2.2"
+
+
+class _Sink:
+    def __init__(self) -> None:
+        self.data: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.data.append(data)
+
+
+@pytest.mark.parametrize(
+    ("asn4", "rx", "tx"), [(True, False, False), (False, False, False), (True, True, False), (True, False, True)]
+)
+def test_recorder_subtypes_follow_the_session(asn4: bool, rx: bool, tx: bool) -> None:
+    """4-octet AS: MESSAGE_AS4 (4 / 7 for ours); 2-octet: MESSAGE (1 / 6) with AS_TRANS for a
+    large AS; ADD-PATH negotiated in a direction: the RFC 8050 ADDPATH subtype for it."""
+    from pyspeaker.mrt.record import SessionRecorder
+
+    sink = _Sink()
+    rec = SessionRecorder(sink, clock=lambda: 1700000000.0)  # type: ignore[arg-type]
+    runner = _Runner(asn4, rx, tx)
+    link = object()
+    rec.received(runner, link, KEEPALIVE[:5])  # type: ignore[arg-type]
+    rec.received(runner, link, KEEPALIVE[5:] + KEEPALIVE)  # type: ignore[arg-type]
+    rec.sent(runner, link, KEEPALIVE)  # type: ignore[arg-type]
+    got = [r for d in sink.data for r in iter_records(d)]
+    assert len(got) == 3
+    received, _, sent = got
+    assert isinstance(received, codec.Bgp4mpMessage) and isinstance(sent, codec.Bgp4mpMessage)
+    assert (received.asn4, received.local, received.addpath) == (asn4, False, rx)
+    assert (sent.asn4, sent.local, sent.addpath) == (asn4, True, tx)
+    assert received.peer_as == (4200000001 if asn4 else 23456)
+    assert received.message == KEEPALIVE
