@@ -11,7 +11,7 @@ import pytest
 
 from pyspeaker.testpeer import grcheck as g
 from pyspeaker.testpeer.grrun import GrCheckConfig, GrReport, run_check
-from pyspeaker.wire.family import IPV4_UNICAST
+from pyspeaker.wire.family import IPV4_UNICAST, IPV6_UNICAST
 
 from .conftest import DaemonFactory
 from .daemons import observer_address
@@ -35,8 +35,10 @@ EXPECTED = {
     # R=0, F=0x00 on a normal start, no N bit: a Cease flushes
     "bird2": {**COMMON, "open-r-bit": g.PASS, "open-f-bits": g.PASS, "flush-on-f0": g.PASS},
     "bird16": {**COMMON, "open-r-bit": g.PASS, "open-f-bits": g.PASS, "flush-on-f0": g.PASS},
-    # R=1 on every start, F=0 without preserve-fw-state: helpers flush FRR's routes after its restart
-    "frr": {**COMMON, "open-r-bit": g.WARN, "open-f-bits": g.WARN, "flush-on-f0": g.PASS},
+    # R=1 on every start, F=0 without preserve-fw-state: helpers flush FRR's routes after its restart.
+    # At our End-of-RIB FRR 8.4.4 removes the stale IPv6 route from its RIB but never withdraws it
+    # from the observer (the IPv4 one is withdrawn): see STILL_THERE
+    "frr": {**COMMON, "open-r-bit": g.WARN, "open-f-bits": g.WARN, "flush-on-f0": g.PASS, "sweep-at-eor": g.FAIL},
     # GoBGP 3.10 keeps stale routes when the peer returns with F=0, and sweeps them only after
     # End-of-RIB for every family configured for the neighbor (ipv6-unicast too, which this
     # IPv4-only peer never negotiates): they stay past our End-of-RIB
@@ -49,6 +51,16 @@ EXPECTED = {
     },
 }
 N_BIT = {"bird2": False, "bird16": False, "frr": True, "gobgp": True}
+# what sweep-at-eor finds still announced to the observer after our End-of-RIB
+STILL_THERE = {"frr": ["2001:db8:ff20::/48"], "gobgp": ["198.18.20.0/24"]}
+# IPv6 over the IPv4 session too where the daemon's neighbor carries it and passes it on;
+# BIRD 1.6's `bird` is IPv4 only, and GoBGP stays IPv4 only on purpose (see "gobgp" above)
+FAMILIES = {
+    "bird2": (IPV4_UNICAST, IPV6_UNICAST),
+    "bird16": (IPV4_UNICAST,),
+    "frr": (IPV4_UNICAST, IPV6_UNICAST),
+    "gobgp": (IPV4_UNICAST,),
+}
 
 
 async def battery(lab: DaemonFactory, kind: str) -> GrReport:
@@ -64,7 +76,8 @@ async def battery(lab: DaemonFactory, kind: str) -> GrReport:
         observer_asn=d.opts.observer_as,
         source=link.our4,
         observer=observer,
-        families=(IPV4_UNICAST,),
+        families=FAMILIES[kind],
+        next_hop6=link.our6,
         restart_time=RESTART_TIME[kind],
         observe=2.0,
         settle=10.0,
@@ -84,6 +97,8 @@ async def test_check_gr(lab: DaemonFactory, kind: str) -> None:
     wrong = {k: (want, got[k].status, got[k].detail) for k, want in EXPECTED[kind].items() if got[k].status != want}
     assert not wrong, f"{wrong}\n{report.recorder.timeline()}"
     assert got["notification-n-bit"].evidence["n_negotiated"] is N_BIT[kind]
+    if kind in STILL_THERE:
+        assert got["sweep-at-eor"].evidence["still_there"] == STILL_THERE[kind]
     # every verdict was reached: nothing skipped for want of a step
     assert [v.key for v in report.verdicts if v.status == g.SKIP] == []
     gr = report.recorder.first("open-received", g.PEER)
