@@ -149,7 +149,10 @@ def main_errors(args: argparse.Namespace) -> int:
     try:
         report = asyncio.run(run(target, cases, progress))
     except (SessionFailed, AssertionError, OSError) as exc:
-        print(f"pyspeaker check errors: {exc}", file=sys.stderr)
+        lines = str(exc).splitlines()
+        if len(lines) > 41:  # a wait that timed out carries the whole timeline: its end says enough
+            lines = [lines[0], f"... ({len(lines) - 41} earlier events left out)", *lines[-40:]]
+        print("pyspeaker check errors: " + "\n".join(lines), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

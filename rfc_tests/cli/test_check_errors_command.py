@@ -102,3 +102,21 @@ def test_a_local_address_not_on_this_host_stops_the_check_at_once() -> None:
     assert proc.returncode == 2
     assert "cannot use local address 192.0.2.78" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+async def test_a_device_that_passes_nothing_on_stops_the_check() -> None:
+    """The observer's export policy rejects everything: the first valid announcement never
+    arrives, and the check says so (exit 2) instead of classifying anything."""
+    observer = 'address = "127.0.6.2"'
+    head, tail = CONFIG.split(observer)
+    text = head + observer + tail.replace('export = "accept"', 'export = "reject"', 1)
+    assert text != CONFIG
+    speaker = Speaker(parse(text, "dut.toml"))
+    await speaker.start()
+    try:
+        rc, out, err = await _check(speaker, "--case", "origin-bad-length", "--timeout", "1")
+    finally:
+        await speaker.stop()
+    assert rc == 2, err
+    assert "origin-bad-length: the device passes on the valid announcement: not within 1 s" in err
+    assert out == ""
