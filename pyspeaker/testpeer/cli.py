@@ -11,7 +11,7 @@ import sys
 from pyspeaker import cli
 from pyspeaker.wire.family import Family
 
-from .grrun import GrCheckConfig, run_check
+from .grrun import STEPS, GrCheckConfig, run_check
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -41,6 +41,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--restart-time", type=int, default=5, help="the restart time we announce, seconds (default 5)")
     p.add_argument("--hold-time", type=int, default=30, help="our hold time (default 30)")
     p.add_argument("--next-hop6", help="IPv6 next hop for our IPv6 routes over an IPv4 session")
+    p.add_argument(
+        "--steps",
+        help=f"comma-separated steps to run, in this order (default all: {','.join(STEPS)})",
+    )
     p.add_argument("--observe", type=float, default=3.0, help="seconds to watch for a withdrawal that must not come")
     p.add_argument(
         "--connect-timeout", type=float, default=30.0, help="seconds to keep trying to establish a session (default 30)"
@@ -80,6 +84,13 @@ def config_from(args: argparse.Namespace) -> GrCheckConfig:
         raise ValueError("--observe: must be above 0")
     if args.connect_timeout <= 0:
         raise ValueError("--connect-timeout: must be above 0")
+    steps = tuple(STEPS)
+    if args.steps is not None:
+        wanted = [x.strip() for x in args.steps.split(",") if x.strip()]
+        unknown = [x for x in wanted if x not in STEPS]
+        if unknown or not wanted:
+            raise ValueError(f"--steps: {', '.join(unknown) or 'none given'} (known: {', '.join(STEPS)})")
+        steps = tuple(x for x in STEPS if x in wanted)
     families: list[Family] = []
     for name in args.families or ["ipv4-unicast"]:
         try:
@@ -104,6 +115,7 @@ def config_from(args: argparse.Namespace) -> GrCheckConfig:
         next_hop6=args.next_hop6,
         observe=args.observe,
         connect_timeout=args.connect_timeout,
+        steps=steps,
         password=args.password,
     )
 

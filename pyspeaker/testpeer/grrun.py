@@ -28,6 +28,9 @@ KEPT = {IPV4_UNICAST: ["198.18.10.0/24", "198.18.11.0/24"], IPV6_UNICAST: ["2001
 DROPPED = {IPV4_UNICAST: ["198.18.20.0/24"], IPV6_UNICAST: ["2001:db8:ff20::/48"]}
 
 
+STEPS: tuple[str, ...] = ("crash", "sweep", "f0", "double", "cease", "hard-reset", "expiry")
+
+
 @dataclass
 class GrCheckConfig:
     dut: str
@@ -48,7 +51,7 @@ class GrCheckConfig:
     expiry_slack: float = 5.0  # past the restart time, how long to wait for stale routes to go
     connect_timeout: float = 30.0
     password: str | None = None
-    steps: Sequence[str] = ("crash", "sweep", "f0", "double", "cease", "hard-reset", "expiry")
+    steps: Sequence[str] = STEPS
 
 
 @dataclass

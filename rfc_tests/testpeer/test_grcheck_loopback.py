@@ -3,7 +3,10 @@ and the Speaker, a conforming helper, passes every route check."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +15,7 @@ from pyspeaker.config.load import parse
 from pyspeaker.runtime.speaker import Speaker
 from pyspeaker.testpeer import grcheck as g
 from pyspeaker.testpeer.grrun import GrCheckConfig, run_check
+from pyspeaker.testpeer.record import Recorder
 from pyspeaker.wire.family import IPV4_UNICAST, IPV6_UNICAST
 
 RR = """
@@ -94,3 +98,46 @@ def test_command_line_json(capsys: pytest.CaptureFixture[str]) -> None:
     out = json.loads(capsys.readouterr().out)
     assert status == 1 and out["status"] == "fail"
     assert "could not establish a session" in out["aborted"]
+
+
+def test_command_line_against_a_speaker(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`pyspeaker check gr` as an operator runs it (the Speaker on a loop of its own in a
+    thread): two steps, the table, the timeline and the recording saved."""
+    loop = asyncio.new_event_loop()
+    sp = Speaker(parse(RR, "rr.toml"))
+    ready = threading.Event()
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(sp.start())
+        ready.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    saved = str(tmp_path / "run.msgpack")
+    try:
+        status = main(
+            ["check", "gr", "--dut", "127.0.0.1", "--port", str(sp.port), "--asn", "65000", "--source", "127.0.6.11",
+             "--steps", "hard-reset,crash", "--restart-time", "2", "--observe", "0.5", "--save", saved, "--timeline"]
+        )  # fmt: skip
+    finally:
+        asyncio.run_coroutine_threadsafe(sp.stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert "PASS    RFC 4724 4.2  routes kept (stale) when the peer's TCP session dies" in out
+    assert "PASS    RFC 8538 3    Hard Reset (Cease/9) removes the routes at once" in out
+    assert "sweep" not in out.split("STATUS", 1)[1].split("\n\n", 1)[0]  # steps not asked for: no verdict
+    assert "notification-sent      6/9 Cease / Hard Reset data 0604" in out  # the timeline
+    rec = Recorder.load(saved)
+    steps = [e.data["step"] for e in rec.of("mark") if e.data["at"] in ("crash", "sent")]
+    assert steps == ["crash", "hard-reset"]  # in the battery's order, whatever the option's
+
+
+def test_unknown_step(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "gr", "--dut", "127.0.0.1", "--asn", "1", "--steps", "crash,bogus"]) == 2
+    assert "--steps: bogus (known: crash, sweep" in capsys.readouterr().err
