@@ -53,6 +53,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--name", help="the device's name in the report (default: its address)")
     p.add_argument("--list", action="store_true", help="list the cases and what the RFCs expect, send nothing")
     p.add_argument("--json", action="store_true", help="print the report as one JSON document")
+    p.add_argument(
+        "--save",
+        metavar="RECORDING.msgpack",
+        help="save every session's events, also when the check stops early (see `pyspeaker scenario show`)",
+    )
     p.set_defaults(handler=main_errors)
 
 
@@ -100,10 +105,25 @@ def _list(cases: tuple[object, ...]) -> int:
     return 0
 
 
+def _save(path: str | None, recorder: object) -> bool:
+    from .record import Recorder
+
+    if path is None:
+        return True
+    assert isinstance(recorder, Recorder)
+    try:
+        recorder.save(path)
+    except OSError as exc:
+        print(f"pyspeaker check errors: --save: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+        return False
+    return True
+
+
 def main_errors(args: argparse.Namespace) -> int:
     from .errors_run import Target, run
     from .malformed import select
     from .peer import SessionFailed
+    from .record import Recorder
 
     try:
         cases = select(args.case)
@@ -146,9 +166,11 @@ def main_errors(args: argparse.Namespace) -> int:
             mark = "ok" if v.matches else ("--" if v.outcome.name == "SKIPPED" else "XX")
             print(f"{mark} {v.case}: {v.behaviour} (RFC: {v.expected})", file=sys.stderr, flush=True)
 
+    recorder = Recorder()
     try:
-        report = asyncio.run(run(target, cases, progress))
+        report = asyncio.run(run(target, cases, progress, recorder))
     except (SessionFailed, AssertionError, OSError) as exc:
+        _save(args.save, recorder)
         lines = str(exc).splitlines()
         if len(lines) > 41:  # a wait that timed out carries the whole timeline: its end says enough
             lines = [lines[0], f"... ({len(lines) - 41} earlier events left out)", *lines[-40:]]
@@ -156,6 +178,8 @@ def main_errors(args: argparse.Namespace) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    if not _save(args.save, recorder):
+        return 2
     if args.json:
         print(json.dumps(report.to_json(), indent=1))
     else:

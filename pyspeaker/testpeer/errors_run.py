@@ -353,6 +353,9 @@ def _router_id(address: str | None, fallback: str) -> str:
     return fallback
 
 
-async def run(target: Target, cases: Sequence[Case], progress: Progress | None = None) -> Report:
-    """Run ``cases`` against the device and return the report."""
-    return await Runner(target).run(cases, progress)
+async def run(
+    target: Target, cases: Sequence[Case], progress: Progress | None = None, recorder: Recorder | None = None
+) -> Report:
+    """Run ``cases`` against the device and return the report; ``recorder`` gets every
+    session's events (what was sent, what the observer saw)."""
+    return await Runner(target, recorder).run(cases, progress)

@@ -9,12 +9,14 @@ import json
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from pyspeaker.config.load import parse
 from pyspeaker.runtime.speaker import Speaker
 from pyspeaker.testpeer.malformed import CASES
+from pyspeaker.testpeer.record import Recorder
 from rfc_tests.rfc7606.test_check_errors_loopback import CONFIG
 
 CMD = [sys.executable, "-m", "pyspeaker.cli", "check", "errors"]
@@ -87,12 +89,27 @@ async def test_json_report_against_pyspeaker(dut: Speaker) -> None:
     assert all(c["evidence"] for c in report["cases"])
 
 
-async def test_table_report_against_pyspeaker(dut: Speaker) -> None:
-    rc, out, err = await _check(dut, "--case", "atomic-aggregate-non-zero-length")
+async def test_table_report_against_pyspeaker(dut: Speaker, tmp_path: Path) -> None:
+    saved = tmp_path / "errors.msgpack"
+    rc, out, err = await _check(dut, "--case", "atomic-aggregate-non-zero-length", "--save", str(saved))
     assert rc == 0, err
     assert "ok atomic-aggregate-non-zero-length: attribute discard" in err  # progress, one line per case
     assert "atomic-aggregate-non-zero-length" in out
     assert out.strip().endswith("127.0.0.1: 1 of 1 as the RFCs expect")
+    # the recording: the runner's steps, what the sender sent, what the observer saw
+    rec = Recorder.load(str(saved))
+    steps = [e.data["step"] for e in rec.of("note", "runner")]
+    assert steps == ["announce", "malformed"]
+    notes = [e.data.get("note", "") for e in rec.of("sent", "sender")]
+    assert [n.split(": ")[1] for n in notes if n] == ["valid", "malformed", "marker", "marker withdrawn"]
+    assert {e.data["prefix"] for e in rec.of("announce", "observer")} >= {"10.0.0.0/24", "198.18.0.1/32"}
+    show = _run_show(str(saved))
+    assert show.returncode == 0 and "atomic-aggregate-non-zero-length" in show.stdout
+
+
+def _run_show(path: str) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "pyspeaker.cli", "scenario", "show", path]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
 
 
 def test_a_local_address_not_on_this_host_stops_the_check_at_once() -> None:
