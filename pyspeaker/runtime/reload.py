@@ -22,9 +22,10 @@ a running :class:`~pyspeaker.runtime.speaker.Speaker`. What each change does:
 - listen ranges: new sessions use the new ranges; a dynamic session whose address is in no
   range any more ends with Cease/Peer De-configured; the others keep their settings;
 - ``[metrics]``: the endpoint moves;
-- global settings read only at start (asn, router_id, cluster_id, listen, port, listen_backlog,
-  always_compare_med, state_file): the reload is refused, naming each key, and the running
-  configuration stays. They need a restart (``kill -USR1`` with a state file: graceful).
+- global settings other than selection_deferral and graceful_stop (asn, router_id, cluster_id,
+  listen, port, listen_backlog, always_compare_med, state_file, the mrt_* ones) and
+  ``[control]`` are read only at start: the reload is refused, naming each key, and the
+  running configuration stays. They need a restart (``kill -USR1`` with a state file: graceful).
 
 An invalid file is refused as a whole (the :class:`~pyspeaker.config.ConfigError` names the
 file and key) before anything changes.
@@ -56,17 +57,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pyspeaker.reload")
 
-# global settings that take effect only at start
-RESTART_GLOBAL = (
-    "asn",
-    "router_id",
-    "cluster_id",
-    "listen",
-    "port",
-    "listen_backlog",
-    "always_compare_med",
-    "state_file",
-)
+# global settings applied live; every other one takes effect only at start (asn, router_id,
+# cluster_id, listen, port, listen_backlog, always_compare_med, state_file, the MRT ones...)
+LIVE_GLOBAL = ("selection_deferral", "graceful_stop")
 
 # neighbor settings a session keeps from its OPEN or its start: a change resets it
 RESET_FIELDS = (
@@ -148,13 +141,16 @@ def plan(old: Config, new: Config) -> Plan:
     """Compare the running configuration with a new one; raise :class:`ReloadError` naming
     every global key whose change needs a restart."""
     problems = []
-    for name in RESTART_GLOBAL:
+    for f in fields(old.global_):
+        name = f.name
         a, b = getattr(old.global_, name), getattr(new.global_, name)
-        if a != b:
+        if a != b and name not in LIVE_GLOBAL:
             problems.append(
                 f"global.{name}: changed ({_show(a)} -> {_show(b)}) but read only at start: not reloaded; "
                 "restart pyspeaker to apply it (kill -USR1 restarts gracefully when global.state_file is set)"
             )
+    if getattr(old, "control", None) != getattr(new, "control", None):
+        problems.append("control: changed but read only at start: not reloaded; restart pyspeaker to apply it")
     if problems:
         raise ReloadError(new.source, [*problems, "nothing was changed: the running configuration stays"])
     new = canonical(old, new)
@@ -162,7 +158,7 @@ def plan(old: Config, new: Config) -> Plan:
     p.global_changed = [
         f"global.{f.name}"
         for f in fields(new.global_)
-        if getattr(old.global_, f.name) != getattr(new.global_, f.name) and f.name not in RESTART_GLOBAL
+        if getattr(old.global_, f.name) != getattr(new.global_, f.name)
     ]
     p.metrics_changed = old.metrics != new.metrics
     before = {str(n.address): n for n in old.neighbors}
@@ -360,6 +356,8 @@ def _change(
     sp.neighbor_config[address] = n
     runner.update_settings(sp.settings_for(n))
     _retransport(sp, runner, n)
+    if "mrt_record" in what:
+        _record(sp, runner, n)
     refreshed = []
     if import_changed and neg is not None:
         sp.router.set_import_policy(runner, imp)
@@ -384,6 +382,16 @@ def _retransport(sp: Speaker, runner: PeerRunner, n: NeighborConfig) -> None:
     runner.where = transport_for(n)
     runner.backoff.base = n.connect_retry
     runner.backoff.cap = n.connect_retry_max
+
+
+def _record(sp: Speaker, runner: PeerRunner, n: NeighborConfig) -> None:
+    """A neighbor's MRT recording (docs/mrt.md) started, moved to a new path, or stopped."""
+    if n.mrt_record:
+        sp.mrt.runner_added(runner, n)  # replaces the recording it had
+    else:
+        rec = sp.mrt.recordings.pop(runner.address, None)
+        if rec is not None:
+            rec.stop()
 
 
 def summary(done: dict[str, Any]) -> str:

@@ -374,3 +374,33 @@ def test_sighup_reloads_pyspeaker_run(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=TIMEOUT)
+
+
+def test_plan_keeps_unchanged_policies_and_refuses_start_only_globals() -> None:
+    from pyspeaker.runtime.reload import plan
+
+    old = parse(s_config(neighbor(P1, 'import = "no-one"') + neighbor(P2), POLICY), "s.toml")
+    same = plan(old, parse(s_config(neighbor(P1, 'import = "no-one"') + neighbor(P2), POLICY), "s.toml"))
+    assert same.changed == {} and same.unchanged == 2 and same.added == [] and same.removed == []
+    assert same.config.neighbors[0].import_policy is old.neighbors[0].import_policy  # groups stay shared
+    edited = POLICY.replace("10.81.1.0/24", "10.81.2.0/24")
+    p = plan(old, parse(s_config(neighbor(P1, 'import = "no-one"') + neighbor(P2), edited), "s.toml"))
+    assert list(p.changed) == [P1] and p.changed[P1][2] == ["import_policy"]
+    with pytest.raises(ReloadError, match=r"global\.mrt_dump: changed"):
+        plan(
+            old,
+            parse(
+                s_config(neighbor(P1) + neighbor(P2), POLICY).replace("port = 0", 'port = 0\nmrt_dump = "/tmp/x"'),
+                "s.toml",
+            ),
+        )
+    p = plan(
+        old,
+        parse(
+            s_config(neighbor(P1) + neighbor(P2), POLICY).replace(
+                "port = 0", 'port = 0\ngraceful_stop = "notification"'
+            ),
+            "s.toml",
+        ),
+    )
+    assert p.global_changed == ["global.graceful_stop"]
