@@ -144,7 +144,12 @@ def retained_on_crash(rec: Recorder, prefixes: Sequence[str], step: str = "crash
 
 
 def swept_at_end_of_rib(
-    rec: Recorder, kept: Sequence[str], dropped: Sequence[str], step: str = "sweep", restart_time: float | None = None
+    rec: Recorder,
+    kept: Sequence[str],
+    dropped: Sequence[str],
+    step: str = "sweep",
+    restart_time: float | None = None,
+    unnegotiated: Sequence[str] = (),
 ) -> list[Verdict]:
     """Two verdicts: a route not announced again goes at our End-of-RIB (not before, not
     never); a route announced again stays, never withdrawn."""
@@ -201,9 +206,19 @@ def swept_at_end_of_rib(
             t_drop,
             FAIL,
             f"{len(missing)} stale routes still announced {end.t - eor.t:.1f} s after our End-of-RIB "
-            f"({', '.join(missing[:4])}): the DUT does not sweep stale routes at End-of-RIB (some helpers wait for "
-            "End-of-RIB of every family configured for the neighbor, negotiated or not)",
-            {**ev, "still_there": missing, "watched_after_eor_s": round(end.t - eor.t, 3)},
+            f"({', '.join(missing[:4])}): the DUT does not sweep stale routes at End-of-RIB"
+            + (
+                f"; its OPEN offers {', '.join(unnegotiated)}, which this session did not negotiate: some helpers "
+                "wait for End-of-RIB of every family configured for the neighbor, negotiated or not"
+                if unnegotiated
+                else ""
+            ),
+            {
+                **ev,
+                "still_there": missing,
+                "watched_after_eor_s": round(end.t - eor.t, 3),
+                "unnegotiated_families": list(unnegotiated),
+            },
         )
     churn = _withdrawals(rec, kept, crash.t, end.t)
     if churn:

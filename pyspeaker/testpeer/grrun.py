@@ -270,7 +270,9 @@ class GrBattery:
             out.append(g.retained_on_crash(rec, everything))
         rt = cfg.restart_time
         if "sweep" in steps:
-            out += g.swept_at_end_of_rib(rec, self.kept, self.dropped, restart_time=rt)
+            out += g.swept_at_end_of_rib(
+                rec, self.kept, self.dropped, restart_time=rt, unnegotiated=self.unnegotiated()
+            )
         if "f0" in steps:
             out.append(g.flushed_on_f0(rec, everything, [f.name for f in self.families], restart_time=rt))
         if "double" in steps:
@@ -283,6 +285,12 @@ class GrBattery:
             out.append(g.restart_time_honoured(rec, everything, cfg.restart_time))
         out.append(g.return_accepted(rec, cfg.restart_time))
         return out
+
+    def unnegotiated(self) -> list[str]:
+        """Families the DUT's OPEN offers that this session does not carry."""
+        opens = self.peer.dut_opens
+        offered = opens[0].families() if opens else []
+        return [f.name for f in offered if f not in self.families]
 
     def n_negotiated(self) -> bool:
         opens = self.peer.dut_opens

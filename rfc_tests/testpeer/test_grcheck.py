@@ -69,6 +69,7 @@ def test_sweep_at_end_of_rib() -> None:
     assert early.status == g.FAIL and "before our End-of-RIB" in early.detail
     never, _ = sweep()
     assert never.status == g.FAIL and never.evidence["still_there"] == B
+    assert "did not negotiate" not in never.detail
     _, churned = sweep((2.1, B[0]), (2.1, A[0]))
     assert churned.status == g.FAIL and churned.evidence["withdrawn"][0]["prefix"] == A[0]
 
@@ -258,3 +259,9 @@ def test_return_accepted() -> None:
     slow = g.return_accepted(returns_script((1, 8, 8)), 5)
     assert slow.status == g.WARN and "(8 attempts) until 7.0 s after our session ended" in slow.detail
     assert g.return_accepted(Recorder(), 5).status == g.SKIP
+
+
+def test_sweep_failure_names_families_not_negotiated() -> None:
+    s = Script().mark(0, "sweep", "crash").mark(1, "sweep", "up").mark(2, "sweep", "eor").mark(5, "sweep", "end")
+    v, _ = g.swept_at_end_of_rib(s.rec, A, B, unnegotiated=["ipv6-unicast"])
+    assert v.status == g.FAIL and "its OPEN offers ipv6-unicast, which this session did not negotiate" in v.detail
