@@ -174,7 +174,8 @@ async def _replay(args: argparse.Namespace) -> int:
         took = time.monotonic() - began
         print(
             f"sent {stats.updates} UPDATEs ({stats.announced} prefixes announced, {stats.withdrawn} withdrawn) "
-            f"from peer {stats.peer or '-'} in {took:.1f} s; End-of-RIB for {', '.join(f.name for f in fams)}",
+            f"{'from peer ' + stats.peer if stats.peer else 'from the first route of each prefix'} in {took:.1f} s; "
+            f"End-of-RIB for {', '.join(f.name for f in fams)}",
             flush=True,
         )
         if len(stats.peers_seen) > 1 and args.peer is None:

@@ -183,6 +183,8 @@ def updates(
     st = stats if stats is not None else ReplayStats()
     peers: PeerIndexTable | None = None
     grouper = _Grouper(rw)
+    if peer is not None:
+        st.peer = peer
     counter = UpdateDecoder(Context(asn4=True))
     # a RIB's routes share few attribute sets: each is parsed and rewritten once
     seen: dict[tuple[bytes, Family, bool], tuple[bytes, bytes]] = {}
