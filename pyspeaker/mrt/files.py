@@ -7,6 +7,7 @@ import bz2
 import gzip
 import os
 import time
+import zlib
 from collections.abc import Iterator
 from typing import IO, BinaryIO, cast
 
@@ -62,7 +63,7 @@ def iter_stream(f: IO[bytes] | BinaryIO, chunk: int = CHUNK) -> Iterator[Record]
     while True:
         try:
             data = f.read(chunk)
-        except (OSError, EOFError) as exc:  # a corrupt gzip/bzip2 stream
+        except (OSError, EOFError, zlib.error) as exc:  # a corrupt gzip/bzip2 stream
             raise MrtError(f"cannot decompress: {exc}") from None
         if not data:
             break

@@ -198,3 +198,18 @@ def test_recorder_subtypes_follow_the_session(asn4: bool, rx: bool, tx: bool) ->
     assert (sent.asn4, sent.local, sent.addpath) == (asn4, True, tx)
     assert received.peer_as == (4200000001 if asn4 else 23456)
     assert received.message == KEEPALIVE
+
+
+@pytest.mark.parametrize("kind", ["gz", "bz2"])
+def test_corrupt_compressed_file_is_an_mrt_error(tmp_path: Path, kind: str) -> None:
+    import bz2
+    import gzip
+
+    data = b"".join(_state(float(i)) for i in range(50))
+    packed = gzip.compress(data) if kind == "gz" else bz2.compress(data)
+    bad = bytearray(packed)
+    bad[len(bad) // 2] ^= 0xFF  # a flipped byte in the middle of the compressed stream
+    path = tmp_path / f"bad.mrt.{kind}"
+    path.write_bytes(bytes(bad))
+    with pytest.raises(MrtError):
+        list(read_file(path))
