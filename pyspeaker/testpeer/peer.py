@@ -631,7 +631,8 @@ class TestPeer:
         """(attribute bytes, MP next hop bytes, empty for IPv4 unicast in the NLRI field)."""
         kw = dict(attrs)
         kw.setdefault("origin", 0)
-        ibgp = self.dut_asn is None or self.dut_asn == self.asn
+        their = self.dut_asn if self.dut_asn is not None else (self.dut_open.asn if self.dut_open else self.asn)
+        ibgp = their == self.asn
         path = kw.pop("as_path", None)
         if path is None:
             path = AsPath() if ibgp else AsPath.sequence(self.asn)

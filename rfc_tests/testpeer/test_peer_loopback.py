@@ -336,3 +336,19 @@ async def test_a_local_address_not_on_this_host() -> None:
     with pytest.raises(SessionFailed) as failed:
         await a.connect(timeout=2)
     assert failed.value.local and "cannot use local address 192.0.2.77" in failed.value.reason
+
+
+def test_default_attributes_follow_the_dut_as_from_its_open() -> None:
+    """Without dut_asn the session's kind comes from the DUT's OPEN: eBGP gets our AS in the
+    AS_PATH and no LOCAL_PREF; iBGP an empty AS_PATH and LOCAL_PREF 100."""
+    from pyspeaker.wire.attrs import AttrSet
+    from pyspeaker.wire.open import Open
+
+    p = TestPeer("192.0.2.1", asn=65001, router_id="192.0.2.2")
+    p.dut_open = Open.build(65002, 90, "192.0.2.1", [])
+    raw, mp_nh = p._attrs_for(IPV4_UNICAST, "192.0.2.2", {})
+    ebgp = AttrSet(raw)
+    assert ebgp.as_path.asns() == [65001] and ebgp.local_pref is None and mp_nh == b""
+    p.dut_open = Open.build(65001, 90, "192.0.2.1", [])
+    ibgp = AttrSet(p._attrs_for(IPV4_UNICAST, "192.0.2.2", {})[0])
+    assert ibgp.as_path.asns() == [] and ibgp.local_pref == 100
