@@ -156,9 +156,7 @@ def plan(old: Config, new: Config) -> Plan:
     new = canonical(old, new)
     p = Plan(new)
     p.global_changed = [
-        f"global.{f.name}"
-        for f in fields(new.global_)
-        if getattr(old.global_, f.name) != getattr(new.global_, f.name)
+        f"global.{f.name}" for f in fields(new.global_) if getattr(old.global_, f.name) != getattr(new.global_, f.name)
     ]
     p.metrics_changed = old.metrics != new.metrics
     before = {str(n.address): n for n in old.neighbors}
@@ -294,8 +292,11 @@ def _add(sp: Speaker, n: NeighborConfig) -> PeerRunner:
     return runner
 
 
-def _replace(sp: Speaker, address: str, n: NeighborConfig, notification: Notification | None) -> None:
-    """End the neighbor's session (if any) and start it again with ``n``."""
+def _replace(
+    sp: Speaker, address: str, n: NeighborConfig, notification: Notification | None, start: bool = True
+) -> None:
+    """End the neighbor's session (if any) and start it again with ``n`` (unless ``start`` is
+    false: a neighbor an operator shut down stays down)."""
     old = sp.peers.get(address)
     stats = getattr(old, "stats", None)
     if old is not None:
@@ -306,7 +307,7 @@ def _replace(sp: Speaker, address: str, n: NeighborConfig, notification: Notific
         runner.stats = stats  # counters carry on across the reset
     if n.password or (was is not None and was.password):
         _set_password(sp, address, n.password)
-    if n.enabled:
+    if n.enabled and start:
         runner.start()
 
 
@@ -339,8 +340,9 @@ def _change(
     established = runner.state is ft.State.ESTABLISHED
     st = sp.router.peers.get(runner)
     if not established or st is None:
-        # no session to keep: the next one starts with the new settings
-        _replace(sp, address, n, Notification(CEASE, CEASE_OTHER_CONFIG_CHANGE))
+        # no session to keep: the next one starts with the new settings (a neighbor shut down
+        # with `pyspeaker neighbor ADDR shutdown` stays down until enabled)
+        _replace(sp, address, n, Notification(CEASE, CEASE_OTHER_CONFIG_CHANGE), start=runner.running)
         return
     neg = runner.session.negotiated
     needs_reset = [f for f in what if f in RESET_FIELDS]

@@ -22,7 +22,7 @@ from pyspeaker.fsm import types as ft
 from pyspeaker.runtime.reload import ReloadError
 from pyspeaker.runtime.speaker import Speaker
 from pyspeaker.wire import IPV4_UNICAST, prefix
-from pyspeaker.wire.notification import CEASE, CEASE_OTHER_CONFIG_CHANGE, CEASE_PEER_DECONFIGURED
+from pyspeaker.wire.notification import CEASE, CEASE_OTHER_CONFIG_CHANGE, CEASE_PEER_DECONFIGURED, Notification
 
 TIMEOUT = 20.0
 S, P1, P2, P3 = "127.0.8.1", "127.0.8.2", "127.0.8.3", "127.0.8.4"
@@ -404,3 +404,21 @@ def test_plan_keeps_unchanged_policies_and_refuses_start_only_globals() -> None:
         ),
     )
     assert p.global_changed == ["global.graceful_stop"]
+
+
+async def test_a_neighbor_shut_down_by_the_operator_stays_down(lab: Lab) -> None:
+    s = await lab.start(s_config(neighbor(P1) + neighbor(P2)))
+    _c1, r1 = await lab.client(P1)
+    _c2, r2 = await lab.client(P2)
+    await lab.up(P1)
+    await lab.up(P2)
+    s.peers[P2].stop(Notification.shutdown("maintenance"))  # what `pyspeaker neighbor P2 shutdown` does
+    await r2.wait_for(lambda e: isinstance(e, ft.SessionDown))
+
+    lab.file.write_text(s_config(neighbor(P1) + neighbor(P2).replace("hold_time = 30", "hold_time = 20")))
+    done = await s.reload()
+    assert done["changed"] == [{"address": P2, "fields": ["hold_time"]}] and done["reset"] == []
+    runner = s.peers[P2]
+    assert not runner.running and runner.state is ft.State.IDLE
+    assert s.neighbor_config[P2].hold_time == 20  # the new settings, for when it is enabled
+    assert_untouched(r1)
