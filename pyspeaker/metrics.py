@@ -139,6 +139,11 @@ class SpeakerCollector:
             "Peers whose routes are kept stale while they restart",
             value=len(sp.router.retained),
         )
+        yield GaugeMetricFamily(
+            "pyspeaker_route_selection_deferred",
+            "1 while our own graceful restart defers route selection until the peers' End-of-RIB (RFC 4724 4.1)",
+            value=1.0 if sp.router.deferring else 0.0,
+        )
 
         messages = CounterMetricFamily(
             "pyspeaker_messages", "BGP messages by peer, direction and type", labels=["peer", "direction", "type"]

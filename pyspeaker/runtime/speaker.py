@@ -134,6 +134,7 @@ class Speaker:
         self.flush_timings = Timings()  # for the metrics: each flush, and the UPDATEs filed before it
         self.batch_timings = Timings()
         self._batch_cost = 0.0
+        self._timed = config.metrics is not None  # UPDATEs are timed only for the metrics
         self.metrics_server: MetricsServer | None = None
         self.mrt = MrtService(self)  # MRT recordings and Loc-RIB dumps (pyspeaker.mrt)
 
@@ -371,9 +372,12 @@ class Speaker:
         if self._stopping:
             return
         if isinstance(event, ft.UpdateReceived):
-            start = time.perf_counter()
-            self.router.receive(runner, event.update)
-            self._batch_cost += time.perf_counter() - start
+            if self._timed:
+                start = time.perf_counter()
+                self.router.receive(runner, event.update)
+                self._batch_cost += time.perf_counter() - start
+            else:
+                self.router.receive(runner, event.update)
             self.schedule_flush()
             if self.router.deferring and event.update.end_of_rib is not None:
                 self.graceful.check_deferral()
@@ -525,6 +529,7 @@ class Speaker:
                 raise ConfigError(config.source, [f"metrics.listen: {exc.strerror or exc}"]) from None
         await self._stop_metrics()
         self.metrics_server = fresh if m is not None else None
+        self._timed = m is not None
 
     async def _stop_metrics(self) -> None:
         if self.metrics_server is not None:

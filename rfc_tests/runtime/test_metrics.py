@@ -138,6 +138,7 @@ async def test_scrape_counts_prefixes_sessions_and_notifications() -> None:
         assert value(got, "pyspeaker_prefixes", peer=B, family="ipv6-unicast", status="advertised") == 3
         assert value(got, "pyspeaker_prefixes", peer=A, family="ipv4-unicast", status="stale") == 0
         assert value(got, "pyspeaker_graceful_restarts_in_progress") == 0
+        assert value(got, "pyspeaker_route_selection_deferred") == 0
         # the routes came in UPDATEs, counted by type and direction
         updates_in = value(got, "pyspeaker_messages_total", peer=A, direction="in", type="update")
         assert updates_in is not None and updates_in >= 2  # IPv4 and IPv6 at least, End-of-RIB too
