@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
 import ipaddress
 import json
 import signal
@@ -48,6 +49,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     r.add_argument("--connect-timeout", type=float, default=30.0)
     r.add_argument("--exit-after-eor", action="store_true", help="stop once End-of-RIB is sent (default: stay up)")
     r.set_defaults(handler=main_replay)
+    d = mrt.add_parser(
+        "dump", help="the routes a BGP4MP recording leads to, as a TABLE_DUMP_V2 file (what bgpdump and others read)"
+    )
+    d.add_argument("file", help="MRT file of BGP4MP messages (a recording)")
+    d.add_argument("-o", "--output", required=True, help="the TABLE_DUMP_V2 file to write (.gz/.bz2: compressed)")
+    d.add_argument("--at", help="the state at this time: seconds since the epoch, or ISO 8601 (UTC if no zone)")
+    d.set_defaults(handler=main_dump)
 
 
 def _err(command: str, text: str) -> int:
@@ -238,3 +246,33 @@ def main_replay(args: argparse.Namespace) -> int:
         return asyncio.run(_replay(args))
     except KeyboardInterrupt:
         return 130
+
+
+def _when(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        when = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"--at: {text!r} is neither seconds since the epoch nor an ISO 8601 time") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.UTC)
+    return when.timestamp()
+
+
+def main_dump(args: argparse.Namespace) -> int:
+    from .files import write_file
+    from .state import apply, table_dump
+
+    try:
+        until = _when(args.at) if args.at else None
+        st = apply(_records(args.file), until)
+        size = write_file(args.output, table_dump(st))
+    except ValueError as exc:  # MrtError included
+        return _err("dump", f"{args.file}: {exc}" if isinstance(exc, MrtError) else str(exc))
+    except OSError as exc:
+        return _err("dump", f"{exc.filename or args.file}: {exc.strerror or exc}")
+    print(f"{args.output}: {st.routes()} routes of {len(st.peers)} peers after {st.updates} UPDATEs ({size} octets)")
+    return 0
