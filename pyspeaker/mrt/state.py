@@ -18,6 +18,7 @@ from ..wire.family import Family
 from .codec import (
     Bgp4mpMessage,
     Bgp4mpStateChange,
+    MrtError,
     PeerEntry,
     Record,
     RibEntry,
@@ -48,7 +49,10 @@ class RibState:
 def _next_hop(text: str | None, fam: Family, has_next_hop_attr: bool) -> bytes:
     if text is None or (fam.afi == 1 and has_next_hop_attr):
         return b""  # the NEXT_HOP attribute carries it
-    return ipaddress.ip_address(text).packed
+    try:
+        return ipaddress.ip_address(text).packed
+    except ValueError:
+        raise MrtError(f"a next hop that is not an address: {text}") from None
 
 
 def apply(records: Iterable[Record], until: float | None = None) -> RibState:

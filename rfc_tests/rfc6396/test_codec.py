@@ -23,7 +23,9 @@ from pyspeaker.mrt.codec import (
     iter_records,
     rib_attributes,
 )
+from pyspeaker.mrt.replay import Rewrite, updates
 from pyspeaker.mrt.routes import message_routes, rib_attrs, routes
+from pyspeaker.mrt.state import apply, table_dump
 from pyspeaker.wire import build_attrs, pack
 from pyspeaker.wire.attrs import AttrSet, to_two_octet
 from pyspeaker.wire.family import IPV4_UNICAST, IPV6_UNICAST, Family
@@ -195,3 +197,7 @@ def test_hostile_bodies_raise_only_mrt_error(kind: tuple[int, int], body: bytes,
             data += encode(Bgp4mpMessage(0.0, 1, 2, "10.0.0.1", "10.0.0.2", msg, asn4=asn4, addpath=not asn4))
     with contextlib.suppress(MrtError):
         list(routes(iter_records(data)))
+    with contextlib.suppress(MrtError):  # the replay's UPDATEs, and a RIB from a recording
+        list(updates(iter_records(data), rewrite=Rewrite(prepend=65000)))
+    with contextlib.suppress(MrtError):
+        list(table_dump(apply(iter_records(data))))

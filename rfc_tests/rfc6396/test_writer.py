@@ -136,9 +136,13 @@ def test_config_errors_name_the_key(glob: str, neighbor: str, key: str) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=400))
-def test_replay_of_hostile_bytes_raises_only_mrt_error(data: bytes) -> None:
+def test_replay_and_state_of_hostile_bytes_raise_only_mrt_error(data: bytes) -> None:
+    from pyspeaker.mrt.state import apply, table_dump
+
     with contextlib.suppress(MrtError):
         list(updates(iter_records(data)))
+    with contextlib.suppress(MrtError):
+        list(table_dump(apply(iter_records(data))))
 
 
 class _Runner:
