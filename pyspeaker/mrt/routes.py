@@ -132,9 +132,10 @@ def rib_attrs(raw: bytes, asn4: bool = True) -> tuple[AttrSet, str | None]:
 def message_routes(rec: Bgp4mpMessage) -> list[Route]:
     """The prefixes an UPDATE withdrew, then those it announced (empty for other messages).
 
-    Some writers (BIRD before RFC 8050) put ADD-PATH NLRI in the plain subtypes: as
-    mrtparse does, an UPDATE whose NLRI do not split into plain prefixes, or split into the
-    same prefix twice, is read again as ADD-PATH."""
+    Some writers (BIRD before RFC 8050) put ADD-PATH NLRI in the plain subtypes: an UPDATE
+    whose NLRI do not split into plain prefixes, or split into the default route twice (the
+    leading zero octets of small path identifiers), is read again as ADD-PATH (mrtparse
+    tries ADD-PATH on any repeated prefix; a plain UPDATE may repeat one)."""
     if rec.message[18] != UPDATE:
         return []
     if rec.addpath:
@@ -143,8 +144,12 @@ def message_routes(rec: Bgp4mpMessage) -> list[Route]:
         found = _message_routes(rec, False)
     except MrtError:
         return _message_routes(rec, True)
-    seen = {(r.kind, r.family, r.prefix) for r in found}
-    if len(seen) != len(found):
+    defaults: dict[tuple[str, Family], int] = {}
+    for r in found:
+        if r.prefix == b"\x00":
+            key = (r.kind, r.family)
+            defaults[key] = defaults.get(key, 0) + 1
+    if any(n > 1 for n in defaults.values()):
         try:
             return _message_routes(rec, True)
         except MrtError:

@@ -4,7 +4,7 @@ the same prefixes, and turned into the RIB the UPDATEs lead to."""
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from pyspeaker.mrt import codec
@@ -45,6 +45,10 @@ def _expected(msgs: list[bytes]) -> dict[Key, bytes]:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(valid_updates(), min_size=1, max_size=5))
 def test_recording_read_replayed_and_summed(msgs: list[bytes]) -> None:
+    for m in msgs:  # the default route twice in one field reads as ADD-PATH (routes.message_routes)
+        u = UpdateDecoder(Context()).decode(m)
+        for ps in (*u.withdrawals().values(), *u.announced().values()):
+            assume(ps.count(b"\x00") < 2)
     data = _recording(msgs)
     # read back: each UPDATE's routes, in order
     got = [r for r in routes(iter_records(data)) if isinstance(r, Route)]
