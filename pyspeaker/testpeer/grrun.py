@@ -167,6 +167,12 @@ class GrBattery:
             raise Aborted(f"the observer's session went down ({self.obs.close_reason})")
         return True
 
+    async def pause_before_eor(self) -> None:
+        """Part of the fault, not a synchronisation: a restarting peer sends its routes, then
+        End-of-RIB a moment later. The DUT gets up to a second to take the routes announced
+        again (nothing to observe: they must not change), the observer watched meanwhile."""
+        await self.watch(lambda: False, min(1.0, self.cfg.observe), "nothing (a pause before End-of-RIB)")
+
     async def connect(self, peer: TestPeer) -> None:
         """Connect, trying again for a while: a DUT may refuse a peer it is still tearing down."""
         loop = asyncio.get_running_loop()
@@ -318,7 +324,7 @@ class GrBattery:
         self.mark("sweep", "up")
         await self.peer.announce(self.kept)
         # let the DUT take the re-announced routes before End-of-RIB (they must not be swept)
-        await self.watch(lambda: False, min(1.0, self.cfg.observe), "nothing (a pause before End-of-RIB)")
+        await self.pause_before_eor()
         self.mark("sweep", "eor")
         for f in self.families:
             await self.peer.end_of_rib(f)
@@ -349,7 +355,7 @@ class GrBattery:
         await self.come_back(restarting=True)
         self.mark("double", "up2")
         await self.peer.announce(everything)
-        await self.watch(lambda: False, min(1.0, self.cfg.observe), "nothing (a pause before End-of-RIB)")
+        await self.pause_before_eor()
         self.mark("double", "eor")
         for f in self.families:
             await self.peer.end_of_rib(f)
