@@ -113,7 +113,7 @@ def _address(text: str, what: str) -> ipaddress.IPv4Address | ipaddress.IPv6Addr
         raise ValueError(f"{what}: {text!r} is not an IP address") from None
 
 
-def _rewrite(args: argparse.Namespace, local: str | None, ebgp: bool, asn: int) -> Any:
+def _rewrite(args: argparse.Namespace, local: str | None, ebgp: bool, asn: int, families: frozenset[Any]) -> Any:
     from .replay import Rewrite
 
     choice = args.next_hop or ("self" if ebgp else "keep")
@@ -136,7 +136,7 @@ def _rewrite(args: argparse.Namespace, local: str | None, ebgp: bool, asn: int) 
     if args.next_hop6 and choice != "self":
         v6 = _address(args.next_hop6, "--next-hop6").packed
     prepend = asn if ebgp and not args.no_prepend else None
-    return Rewrite(next_hop_v4=v4, next_hop_v6=v6, prepend=prepend)
+    return Rewrite(next_hop_v4=v4, next_hop_v6=v6, prepend=prepend, families=families)
 
 
 async def _replay(args: argparse.Namespace) -> int:
@@ -163,7 +163,7 @@ async def _replay(args: argparse.Namespace) -> int:
             f"session with {args.dut} AS {neg.peer_as} Established ({', '.join(sorted(f.name for f in neg.families))})",
             flush=True,
         )
-        rewrite = _rewrite(args, sess.local_address, dut_asn != args.asn, args.asn)
+        rewrite = _rewrite(args, sess.local_address, dut_asn != args.asn, args.asn, neg.families)
         began = time.monotonic()
         work = asyncio.ensure_future(
             replay(
@@ -186,6 +186,8 @@ async def _replay(args: argparse.Namespace) -> int:
             f"End-of-RIB for {', '.join(f.name for f in fams)}",
             flush=True,
         )
+        if stats.other_families:
+            print(f"  ({stats.other_families} prefixes of families the session did not negotiate left out)")
         if len(stats.peers_seen) > 1 and args.peer is None:
             others = sorted(stats.peers_seen - {stats.peer or ""})
             print(

@@ -43,6 +43,7 @@ class ReplayStats:
     withdrawn: int = 0
     records: int = 0
     skipped: int = 0  # records of other peers, messages we sent, OPENs, state changes...
+    other_families: int = 0  # prefixes of families the session did not negotiate, left out
     peer: str | None = None
     peers_seen: set[str] = field(default_factory=set)
     bytes: int = 0
@@ -56,6 +57,7 @@ class Rewrite:
     next_hop_v6: bytes = b""
     prepend: int | None = None  # our AS, put first in every AS_PATH (eBGP)
     max_len: int = MAX_MESSAGE_LEN
+    families: frozenset[Family] | None = None  # only these (the session's); None: all
 
     @property
     def changes(self) -> bool:
@@ -119,28 +121,39 @@ def _strip_path_id(prefixes: list[bytes], addpath: bool) -> list[bytes]:
 def _message(rec: Bgp4mpMessage, rw: Rewrite, stats: ReplayStats, counter: UpdateDecoder) -> list[bytes]:
     """One recorded UPDATE for a 4-octet session without ADD-PATH (re-packed if needed)."""
     if rec.asn4 and not rec.addpath and not rw.changes and len(rec.message) <= rw.max_len:
-        try:  # sent as recorded, byte for byte; decoded only to count
+        try:  # sent as recorded, byte for byte, when every family in it may be sent
             u = counter.decode(rec.message)
-            stats.withdrawn += sum(map(len, u.withdrawals().values()))
-            stats.announced += sum(map(len, u.announced().values()))
+            wd, ann = u.withdrawals(), u.announced()
+            eor = u.end_of_rib
         except (WireError, ValueError, IndexError) as exc:
             raise MrtError(f"UPDATE from {rec.peer_address} at {rec.timestamp}: {exc}") from None
-        return [rec.message]
+        allowed = rw.families
+        if allowed is None or (all(f in allowed for f in (*wd, *ann)) and (eor is None or eor in allowed)):
+            stats.withdrawn += sum(map(len, wd.values()))
+            stats.announced += sum(map(len, ann.values()))
+            return [rec.message]
     addpath = rec.addpath
     fams = frozenset(CODECS) if addpath else frozenset()
     try:
         u = UpdateDecoder(Context(asn4=rec.asn4, addpath_rx=fams)).decode(rec.message)
         out: list[bytes] = []
         eor = u.end_of_rib
+        allowed = rw.families
         if eor is not None:
-            return [pack.end_of_rib(eor)]
+            return [pack.end_of_rib(eor)] if allowed is None or eor in allowed else []
         for fam, prefixes in u.withdrawals().items():
+            if allowed is not None and fam not in allowed:
+                stats.other_families += len(prefixes)
+                continue
             ps = _strip_path_id(prefixes, addpath)
             stats.withdrawn += len(ps)
             out.extend(pack.withdraw(fam, ps, rw.max_len))
         attrs = u.attrs
         for fam, prefixes in u.announced().items():
             if attrs is None:
+                continue
+            if allowed is not None and fam not in allowed:
+                stats.other_families += len(prefixes)
                 continue
             nh = u.reach.next_hop if u.reach is not None and u.reach.family == fam else b""
             raw, nh = _with_rewrite(attrs, fam, nh, rw)
@@ -213,6 +226,9 @@ def updates(
             last_ts = rec.timestamp
             if rec.family not in CODECS:
                 st.skipped += 1
+                continue
+            if rw.families is not None and rec.family not in rw.families:
+                st.other_families += 1
                 continue
             if isinstance(rec, RibRecord):
                 if peers is None:

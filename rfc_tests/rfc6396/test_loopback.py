@@ -383,3 +383,27 @@ async def test_one_file_for_every_neighbor(tmp_path: Path) -> None:
     sent = {(r.peer_address, r.message[18]) for r in recs if isinstance(r, codec.Bgp4mpMessage) and r.local}
     assert ("127.0.1.1", 2) in sent and ("127.0.1.2", 2) in sent  # what the reflector sent each
     assert all(getattr(r, "extended", False) for r in recs)  # BGP4MP_ET throughout
+
+
+async def test_replay_sends_only_the_negotiated_families(lab: dict[str, Any]) -> None:
+    """A sink that speaks IPv4 only gets the IPv4 routes of a recording that has both, and
+    keeps its session (no MP_REACH_NLRI of a family it did not negotiate)."""
+    (rr_c1,) = glob.glob(str(lab["dir"] / "rr-*-127.0.1.1.mrt"))
+    tables = Tables()
+    text = SINK.format(i=1, remote_as=65000).replace('families = ["ipv4-unicast", "ipv6-unicast"]', "")
+    sink = Speaker(parse(text, "sink.toml"), tables.handler("sink"))
+    await sink.start()
+    sess = ReplaySession("127.0.0.1", 65000, 65000, port=sink.port, source="127.0.2.1")
+    try:
+        neg = await sess.start(timeout=10)
+        assert neg.families == frozenset({IPV4_UNICAST})
+        rw = Rewrite(families=neg.families)
+        stats = await replay(read_file(rr_c1), sess.send, speed=None, rewrite=rw)
+        await sess.end_of_rib()
+        v4 = {p for p, _, _ in ROUTES if ":" not in p}
+        await tables.until(lambda: set(tables.routes.get("sink", {})) == v4)
+        assert stats.other_families == len(ROUTES) - len(v4)
+        assert "sink" in tables.up and sess.runner.state is ft.State.ESTABLISHED
+    finally:
+        sess.stop()
+        await sink.stop()
