@@ -422,3 +422,24 @@ async def test_a_neighbor_shut_down_by_the_operator_stays_down(lab: Lab) -> None
     assert not runner.running and runner.state is ft.State.IDLE
     assert s.neighbor_config[P2].hold_time == 20  # the new settings, for when it is enabled
     assert_untouched(r1)
+
+
+async def test_metrics_endpoint_comes_and_goes_with_reload(lab: Lab) -> None:
+    pytest.importorskip("prometheus_client", reason="prometheus-client is not installed")
+    s = await lab.start(s_config(neighbor(P1)))
+    assert s.metrics_server is None
+    lab.file.write_text(s_config(neighbor(P1)) + f'\n[metrics]\nlisten = "{S}:0"\n')
+    done = await s.reload()
+    assert done["metrics"] is True and done["unchanged"] == 1
+    assert s.metrics_server is not None
+    port = s.metrics_server.port
+    reader, writer = await asyncio.open_connection(S, port)
+    writer.write(b"GET /metrics HTTP/1.1\r\n\r\n")
+    body = (await asyncio.wait_for(reader.read(), TIMEOUT)).decode()
+    writer.close()
+    assert body.startswith("HTTP/1.1 200") and 'pyspeaker_sessions{state="Active"} 1.0' in body
+    lab.file.write_text(s_config(neighbor(P1)))
+    await s.reload()
+    assert s.metrics_server is None
+    with pytest.raises(OSError):
+        await asyncio.open_connection(S, port)
