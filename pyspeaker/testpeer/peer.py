@@ -236,6 +236,7 @@ class TestPeer:
         self.sessions = 0  # sessions established so far
 
         self._generation = 0
+        self._early: bytearray | None = None  # see connect()
         self._transport: asyncio.Transport | None = None
         self._protocol: _Protocol | None = None
         self._framer = Framer()
@@ -312,12 +313,18 @@ class TestPeer:
         or ``timeout`` passes."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        await self.connect_tcp(timeout)
-        data = open_message if open_message is not None else self.open_message().encode()
-        self.open_sent_raw = data
-        self._write(data)
-        self._record_open_sent(data)
-        self._set_state(OPEN_SENT)
+        self._early = bytearray()  # what the DUT sends before our OPEN is out (uvloop may deliver it)
+        try:
+            await self.connect_tcp(timeout)
+            data = open_message if open_message is not None else self.open_message().encode()
+            self.open_sent_raw = data
+            self._write(data)
+            self._record_open_sent(data)
+            self._set_state(OPEN_SENT)
+        finally:
+            early, self._early = self._early, None
+        if early:
+            self._data(self._generation, bytes(early))
         try:
             await self.wait(
                 lambda: self.state in (ESTABLISHED, CLOSED), max(0.0, deadline - loop.time()), "Established"
@@ -395,6 +402,9 @@ class TestPeer:
     # -- receiving ----------------------------------------------------------------------------
     def _data(self, gen: int, data: bytes) -> None:
         if gen != self._generation or self.closed:
+            return
+        if self._early is not None:  # connect() has not sent our OPEN yet
+            self._early += data
             return
         loop = asyncio.get_running_loop()
         self._last_rx = loop.time()

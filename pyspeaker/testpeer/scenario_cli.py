@@ -59,8 +59,7 @@ def main_run(args: argparse.Namespace) -> int:
         print(f"pyspeaker scenario run: --check reads TOML files only ({path} is Python)", file=sys.stderr)
         return 2
     try:
-        # the default loop: a test tool needs no uvloop speed, and TestPeer.connect relies on
-        # its callback order (the DUT's OPEN read only once ours is written)
+        # the default loop: a test tool needs no uvloop speed
         result = asyncio.run(run_file(path))
     except ConfigError as exc:
         for problem in exc.problems:

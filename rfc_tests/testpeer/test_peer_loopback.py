@@ -352,3 +352,30 @@ def test_default_attributes_follow_the_dut_as_from_its_open() -> None:
     p.dut_open = Open.build(65001, 90, "192.0.2.1", [])
     ibgp = AttrSet(p._attrs_for(IPV4_UNICAST, "192.0.2.2", {})[0])
     assert ibgp.as_path.asns() == [] and ibgp.local_pref == 100
+
+
+def test_connect_under_uvloop_when_the_dut_sends_its_open_at_once() -> None:
+    """A DUT that sends its OPEN as soon as it accepts (pyspeaker, BIRD, FRR): under uvloop
+    that OPEN can arrive before connect() has sent ours; it must be taken after ours, not
+    answered with an FSM error."""
+    uvloop = pytest.importorskip("uvloop")
+
+    async def scenario() -> list[str]:
+        d = Dut()
+        await d.speaker.start()
+        states = []
+        try:
+            for i in range(1, 6):
+                rec = Recorder()
+                p = peer(d, 10 + i, rec)
+                try:
+                    await p.connect()
+                    states.append(p.state)
+                finally:
+                    await p.close()
+        finally:
+            await d.speaker.stop()
+        return states
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        assert runner.run(scenario()) == ["established"] * 5
