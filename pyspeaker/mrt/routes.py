@@ -328,6 +328,15 @@ def _tail(a: AttrSet, next_hop: str | None) -> str:
     )
 
 
+def _update_kind(rec: Bgp4mpMessage) -> str:
+    """An UPDATE without routes of a known family: End-of-RIB, or just an update."""
+    try:
+        u = UpdateDecoder(Context(asn4=rec.asn4)).decode(rec.message)
+        return "end_of_rib" if u.end_of_rib is not None else "update"
+    except _DECODE_ERRORS:
+        return "update"
+
+
 def to_json(item: Route | Record) -> dict[str, Any]:
     """A JSON-ready form of a route or a record."""
     if isinstance(item, Route):
@@ -364,7 +373,7 @@ def to_json(item: Route | Record) -> dict[str, Any]:
         return {
             "type": "BGP4MP",
             "time": item.timestamp,
-            "kind": kind.lower() if kind != "UPDATE" else "end_of_rib",
+            "kind": kind.lower().replace("-", "_") if kind != "UPDATE" else _update_kind(item),
             "direction": "sent" if item.local else "received",
             "peer": item.peer_address,
             "peer_as": item.peer_as,

@@ -37,6 +37,8 @@ def test_print_json_has_every_route_and_record(capsys: pytest.CaptureFixture[str
     announced = [x for x in lines if x.get("kind") == "announce"]
     assert len(announced) == sum(1 for r in items if isinstance(r, Route) and r.kind == "A")
     assert all("attributes" in x and "prefix" in x for x in announced)
+    kinds = {x["kind"] for x in lines}
+    assert {"open", "keepalive", "state", "announce"} <= kinds
 
 
 def test_print_peer_filter(capsys: pytest.CaptureFixture[str]) -> None:
