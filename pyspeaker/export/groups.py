@@ -24,7 +24,7 @@ from ..rib.loc import LocRib
 from ..rib.path import Path, Source
 from ..rib.policy import Policy
 from ..wire import pack
-from ..wire.constants import REFRESH_BORR, REFRESH_EORR
+from ..wire.constants import MARKER, REFRESH_BORR, REFRESH_EORR
 from ..wire.family import CODECS, Family
 from ..wire.notification import RouteRefresh
 from .view import ExportView, Out, export, may_send
@@ -338,8 +338,12 @@ class Group:
             high = self.high_water
             pos = m.dump_pos
             while pos < len(dump):
-                link.write(dump[pos : pos + DUMP_CHUNK] if pos or len(dump) > DUMP_CHUNK else dump)
-                pos += DUMP_CHUNK
+                # whole messages per write: the next header after DUMP_CHUNK octets
+                end = dump.find(MARKER, pos + DUMP_CHUNK)
+                if end < 0:
+                    end = len(dump)
+                link.write(dump[pos:end] if pos or end < len(dump) else dump)
+                pos = end
                 if link.backlog() > high:
                     m.dump_pos = pos
                     if pos < len(dump):

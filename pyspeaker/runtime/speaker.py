@@ -32,7 +32,6 @@ from . import operations
 from .graceful import RestartControl
 from .listener import Listener
 from .peer import PeerRunner, Transport
-from .stats import WalkMemo
 
 if TYPE_CHECKING:
     from ..api.server import ControlServer
@@ -128,7 +127,6 @@ class Speaker:
         self._queues: list[asyncio.Queue[tuple[str, ft.Event]]] = []
         self._stopped = asyncio.Event()
         self._route_feed = operations.RouteFeed(self)
-        self._write_memo = WalkMemo()
         self.admin_down: set[str] = set()  # listen-range peers shut down until enabled
         self.control: list[ControlServer] = []  # control API servers (pyspeaker.api)
         self.flush_timings = Timings()  # for the metrics: each flush, and the UPDATEs filed before it
@@ -192,7 +190,6 @@ class Speaker:
     def _runner(self, n: NeighborConfig) -> PeerRunner:
         runner = PeerRunner(peer_settings(self.config, n, self.router.deferring), transport_for(n), self._sink)
         runner.on_drain = self.router.drained
-        runner.write_memo = self._write_memo  # the counters walk bytes shared by many peers once
         self.peers[str(n.address)] = runner
         self.neighbor_config[str(n.address)] = n
         self.mrt.runner_added(runner, n)

@@ -114,60 +114,20 @@ class PeerStats:
         self.last_error_time = when
 
 
-class WalkMemo:
-    """What :class:`OutCounter` found in the last few byte strings it walked, by identity
-    (each kept alive while remembered, so an id is never confused with a later object's). The
-    routing core writes the same bytes object to every member of an update group: with one
-    memo shared by a speaker's neighbors it is walked once, not once per neighbor."""
-
-    __slots__ = ("_entries", "size")
-
-    def __init__(self, size: int = 4) -> None:
-        self.size = size
-        self._entries: list[tuple[bytes, tuple[tuple[int, int], ...], int, bytes]] = []
-
-    def get(self, data: bytes) -> tuple[tuple[tuple[int, int], ...], int, bytes] | None:
-        for e in self._entries:
-            if e[0] is data:
-                return e[1], e[2], e[3]
-        return None
-
-    def put(self, data: bytes, by_type: tuple[tuple[int, int], ...], skip: int, head: bytes) -> None:
-        entries = self._entries
-        if len(entries) >= self.size:
-            del entries[0]
-        entries.append((data, by_type, skip, head))
-
-
 class OutCounter:
     """Counts the messages in one connection's outgoing byte stream by type, however the
-    stream is cut into writes: it reads two length bytes and one type byte per message (a
-    bytes object already walked for another neighbor is looked up in ``memo`` instead)."""
+    stream is cut into writes: it reads two length bytes and one type byte per message. (The
+    routing core's UPDATEs, most of the bytes, are counted apart: see PeerRunner.write.)"""
 
-    __slots__ = ("_counts", "_head", "_memo", "_skip")
+    __slots__ = ("_counts", "_head", "_skip")
 
-    def __init__(self, counts: dict[int, int], memo: WalkMemo | None = None) -> None:
+    def __init__(self, counts: dict[int, int]) -> None:
         self._counts = counts
-        self._memo = memo
         self._skip = 0  # bytes of a message begun in an earlier write still to come
         self._head = b""  # the start of a header cut by the end of the previous write
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
-        memo = self._memo
-        if memo is None or self._head or self._skip or type(data) is not bytes:
-            self._walk(data, self._counts)
-            return
-        counts = self._counts
-        hit = memo.get(data)
-        if hit is None:
-            found = _by_type()
-            self._walk(data, found)
-            by_type = tuple((t, k) for t, k in found.items() if k)
-            memo.put(data, by_type, self._skip, self._head)
-        else:
-            by_type, self._skip, self._head = hit
-        for t, k in by_type:
-            counts[t] += k
+        self._walk(data, self._counts)
 
     def _walk(self, data: bytes | bytearray | memoryview, counts: dict[int, int]) -> None:
         n = len(data)

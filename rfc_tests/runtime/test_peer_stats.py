@@ -9,7 +9,7 @@ import time
 from pyspeaker.config.load import parse
 from pyspeaker.fsm import types as ft
 from pyspeaker.runtime.speaker import Speaker
-from pyspeaker.runtime.stats import OutCounter, PeerStats, WalkMemo, notification_text
+from pyspeaker.runtime.stats import OutCounter, PeerStats, notification_text
 from pyspeaker.wire.notification import Notification
 from rfc_tests.conftest import KEEPALIVE, T_NOTIFICATION, T_OPEN, T_ROUTE_REFRESH, message, update
 from rfc_tests.rawpeer import RawPeer
@@ -44,28 +44,6 @@ def test_out_counter_one_byte_at_a_time() -> None:
     for i in range(len(data)):
         counter.feed(data[i : i + 1])
     assert stats.messages_out == {k: 3 * v for k, v in EXPECTED.items()}
-
-
-def test_shared_bytes_are_walked_once_and_counted_for_each_peer() -> None:
-    memo = WalkMemo()
-    data = b"".join(STREAM)
-    first, second = PeerStats(), PeerStats()
-    a, b = OutCounter(first.sent, memo), OutCounter(second.sent, memo)
-    a.feed(data)
-    assert memo.get(data) is not None
-    b.feed(data)
-    b.feed(data)
-    assert first.messages_out == EXPECTED
-    assert second.messages_out == {k: 2 * v for k, v in EXPECTED.items()}
-    # a write that ends inside a message is remembered with where it ended: the next write
-    # of each peer carries on from there, whether it was walked or looked up
-    cut = len(data) - 7
-    head, tail = data[:cut], data[cut:]
-    for stats in (PeerStats(), PeerStats()):
-        c = OutCounter(stats.sent, memo)
-        c.feed(head)
-        c.feed(tail)
-        assert stats.messages_out == EXPECTED
 
 
 def test_notification_text() -> None:
@@ -143,4 +121,54 @@ async def test_runner_counts_a_real_session() -> None:
         assert stats.established_at is None and stats.last_error is not None
     finally:
         peer.crash()
+        await speaker.stop()
+
+
+RR = """
+[global]
+asn = 65000
+router_id = "10.255.0.1"
+listen = ["127.0.0.1"]
+port = 0
+
+[[listen_range]]
+prefix = "127.0.3.0/24"
+remote_as = 65000
+families = ["ipv4-unicast", "ipv6-unicast"]
+rr_client = true
+"""
+
+
+async def test_routing_core_updates_counted_as_the_peer_receives_them() -> None:
+    """The routing core's writes (UPDATEs of a flush, a joining peer's table written in
+    chunks of whole messages, End-of-RIB) are counted one per UPDATE: what the peer
+    received, message for message."""
+    speaker = Speaker(parse(RR, "rr.toml"))
+    await speaker.start()
+    a, b, c = RawPeer("127.0.3.11", "10.0.3.11"), RawPeer("127.0.3.12", "10.0.3.12"), RawPeer("127.0.3.13", "10.0.3.13")
+    try:
+        await a.connect(speaker.port, [])
+        await b.connect(speaker.port, [])
+        origin, path, lp = b"\x40\x01\x01\x00", b"\x40\x02\x00", b"\x40\x05\x04\x00\x00\x00\x64"
+        # a distinct next hop per prefix: one UPDATE each, more than one 64 KiB chunk in all
+        n = 3000
+        msgs = [
+            update(
+                attrs=origin + path + b"\x40\x03\x04" + bytes((10, 3, i >> 8, i & 255)) + lp,
+                nlri=bytes((24, 10, i >> 8, i & 255)),
+            )
+            for i in range(n)
+        ]
+        await a.send(b"".join(msgs))
+        await b.until(lambda: len(b.routes) == n, 20)
+        await c.connect(speaker.port, [])  # joins now: the whole table, then End-of-RIB
+        await c.until(lambda: len(c.routes) == n and c.eor, 20)
+        for peer in (b, c):
+            received = len(peer.log)  # one entry per UPDATE: routes or End-of-RIB
+            sent = speaker.peers[peer.source].stats.messages_out["update"]
+            assert received >= n + 2  # the routes, End-of-RIB of both families
+            assert sent == received, peer.source
+    finally:
+        for p in (a, b, c):
+            p.crash()
         await speaker.stop()
