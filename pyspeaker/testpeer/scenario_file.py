@@ -15,7 +15,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config.load import ASN, PORT, ConfigError, _address, _bool, _communities, _family, _hold_time, _Reader, _text
+from ..config.load import (
+    ASN,
+    PORT,
+    ConfigError,
+    _address,
+    _bool,
+    _communities,
+    _families,
+    _family,
+    _hold_time,
+    _Reader,
+    _seconds,
+    _text,
+)
+from ..config.load import _int_range as _int
 from ..wire.family import IPV4_UNICAST, IPV6_UNICAST, Family
 
 __all__ = [
@@ -116,28 +130,6 @@ def _name(v: Any) -> str:
     return text
 
 
-def _seconds(lo: float, hi: float) -> Callable[[Any], float]:
-    def conv(v: Any) -> float:
-        if isinstance(v, bool) or not isinstance(v, int | float):
-            raise TypeError("must be a number of seconds")
-        if not lo <= v <= hi:
-            raise ValueError(f"must be between {lo} and {hi} seconds")
-        return float(v)
-
-    return conv
-
-
-def _int(lo: int, hi: int, what: str) -> Callable[[Any], int]:
-    def conv(v: Any) -> int:
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise TypeError(f"{what} must be an integer")
-        if not lo <= v <= hi:
-            raise ValueError(f"{what} must be between {lo} and {hi}")
-        return v
-
-    return conv
-
-
 def _router_id(v: Any) -> str:
     text = _text(v)
     try:
@@ -147,15 +139,6 @@ def _router_id(v: Any) -> str:
     if not int(rid):
         raise ValueError("a router id must not be 0.0.0.0")
     return str(rid)
-
-
-def _families(v: Any) -> tuple[Family, ...]:
-    if not isinstance(v, list) or not v:
-        raise TypeError('must be a non-empty list, e.g. ["ipv4-unicast", "ipv6-unicast"]')
-    fams = tuple(_family(x) for x in v)
-    if len(set(fams)) != len(fams):
-        raise ValueError("a family is listed twice")
-    return fams
 
 
 def _prefixes(v: Any) -> tuple[str, ...]:
