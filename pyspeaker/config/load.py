@@ -601,15 +601,18 @@ def _listen_ranges(r: _Reader, raw: Any, policies: dict[str, Policy]) -> list[Li
     return out
 
 
-def load(path: str | Path) -> Config:
-    path = Path(path)
+def read_text(path: str | Path) -> str:
+    """A TOML file's text; ConfigError naming the file if it cannot be read."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(str(path), [f"cannot read: {exc.strerror}"]) from None
     except UnicodeDecodeError:
         raise ConfigError(str(path), ["not UTF-8 text"]) from None
-    return parse(text, str(path))
+
+
+def load(path: str | Path) -> Config:
+    return parse(read_text(path), str(path))
 
 
 def default_text() -> str:

@@ -28,6 +28,7 @@ from ..config.load import (
     _Reader,
     _seconds,
     _text,
+    read_text,
 )
 from ..config.load import _int_range as _int
 from ..wire.family import IPV4_UNICAST, IPV6_UNICAST, Family
@@ -459,16 +460,7 @@ def parse_peers(text: str, source: str) -> tuple[PeerSpec, ...]:
 
 
 def load_peers(path: str | Path) -> tuple[PeerSpec, ...]:
-    return parse_peers(_read(path), str(path))
-
-
-def _read(path: str | Path) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(str(path), [f"cannot read: {exc.strerror}"]) from None
-    except UnicodeDecodeError:
-        raise ConfigError(str(path), ["not UTF-8 text"]) from None
+    return parse_peers(read_text(path), str(path))
 
 
 def parse(text: str, source: str) -> Scenario:
@@ -565,4 +557,4 @@ def parse(text: str, source: str) -> Scenario:
 
 
 def load(path: str | Path) -> Scenario:
-    return parse(_read(path), str(path))
+    return parse(read_text(path), str(path))
