@@ -16,7 +16,6 @@ from types import TracebackType
 from typing import Any
 
 from .protocol import FrameReader, ProtocolError, client_socket, encode, request
-from .tls import TlsError, client_context
 
 
 class ConnectError(Exception):
@@ -58,6 +57,8 @@ class Client:
             if context is None:
                 if not (cert and key and ca):
                     raise ConnectError("--tcp needs --cert, --key and --ca (the control API over TCP is mutual TLS)")
+                from .tls import TlsError, client_context  # cryptography: only for TCP
+
                 try:
                     context = client_context(cert, key, ca)
                 except TlsError as exc:

@@ -7,11 +7,15 @@ import asyncio
 import ipaddress
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from pyspeaker import cli
 from pyspeaker.wire.family import Family
 
-from .grrun import STEPS, GrCheckConfig, run_check
+from .grcheck import STEPS
+
+if TYPE_CHECKING:
+    from .grrun import GrCheckConfig
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -63,6 +67,8 @@ def _fail(msg: str) -> int:
 
 def config_from(args: argparse.Namespace) -> GrCheckConfig:
     """The battery's configuration from the command line; ValueError naming the option."""
+    from .grrun import GrCheckConfig
+
     for opt in ("dut", "source", "observer", "next_hop6"):
         value = getattr(args, opt)
         if value is not None:
@@ -121,6 +127,8 @@ def config_from(args: argparse.Namespace) -> GrCheckConfig:
 
 
 def main_gr(args: argparse.Namespace) -> int:
+    from .grrun import run_check
+
     try:
         cfg = config_from(args)
     except ValueError as exc:

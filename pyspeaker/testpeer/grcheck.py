@@ -25,6 +25,9 @@ INFO = "info"
 SKIP = "skip"
 STATUSES = (PASS, FAIL, WARN, INFO, SKIP)
 
+# the battery's steps, in the order they run (pyspeaker.testpeer.grrun)
+STEPS: tuple[str, ...] = ("crash", "sweep", "f0", "double", "cease", "hard-reset", "expiry")
+
 PEER = "peer"
 OBSERVER = "observer"
 CHECK = "check"  # the peer name of marks

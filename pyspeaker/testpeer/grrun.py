@@ -20,15 +20,13 @@ from typing import Any
 from pyspeaker.wire.family import IPV4_UNICAST, IPV6_UNICAST, Family
 
 from . import grcheck as g
+from .grcheck import STEPS
 from .peer import GrSpec, SessionFailed, TestPeer
 from .record import Recorder
 
 # the routes we announce: RFC 2544 benchmarking space and RFC 3849 documentation space
 KEPT = {IPV4_UNICAST: ["198.18.10.0/24", "198.18.11.0/24"], IPV6_UNICAST: ["2001:db8:ff10::/48", "2001:db8:ff11::/48"]}
 DROPPED = {IPV4_UNICAST: ["198.18.20.0/24"], IPV6_UNICAST: ["2001:db8:ff20::/48"]}
-
-
-STEPS: tuple[str, ...] = ("crash", "sweep", "f0", "double", "cease", "hard-reset", "expiry")
 
 
 @dataclass
