@@ -325,29 +325,12 @@ class Router:
             if new is old:
                 continue
             old.leave(old_m)
-            had = [p for p, b in old.where.items() if b.source is not source]
             if old_m in self._waiting:  # not admitted yet (selection deferred): nothing was sent
                 self._waiting.remove(old_m)
                 st.members[fam] = m = new.join_later(link, source)
                 self._waiting.append(m)
                 continue
-            m = Member(new, link, source)
-            new.members[m] = None
-            if old_m.eor_sent and old_m.dump is None:
-                # the table was sent: send the current state of every prefix it had or will have
-                m.eor_sent = True
-                m.lagging = True  # caught up below, and on drain if the transport fills
-                m.dirty = dict.fromkeys(had)
-                m.dirty.update(old_m.dirty)
-                for p, b in new.where.items():
-                    if b.source is not source:
-                        m.dirty[p] = None
-            else:
-                # still sending the first table: the new one instead, and withdrawals after it
-                m.dump = new._snapshot(source)
-                m.dirty = dict.fromkeys(p for p in had if p not in new.where)
-            st.members[fam] = m
-            new.catch_up(m)
+            st.members[fam] = new.move_in(old_m)
             done.append(fam)
         return done
 

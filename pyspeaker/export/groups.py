@@ -133,6 +133,29 @@ class Group:
             m.dump_pos = 0
             self.catch_up(m)
 
+    def move_in(self, old: Member) -> Member:
+        """A member of another group of this family, moving here without a session reset
+        (its export policy changed): sent the current state of every prefix it had there or
+        has here; or, if its first table was still being sent, this group's table instead,
+        then withdrawals of what it had that this group does not send."""
+        source = old.source
+        had = [p for p, b in old.group.where.items() if b.source is not source]
+        m = Member(self, old.link, source)
+        self.members[m] = None
+        if old.eor_sent and old.dump is None:
+            m.eor_sent = True
+            m.lagging = True  # caught up below, and on drain if the transport fills
+            m.dirty = dict.fromkeys(had)
+            m.dirty.update(old.dirty)
+            for p, b in self.where.items():
+                if b.source is not source:
+                    m.dirty[p] = None
+        else:
+            m.dump = self._snapshot(source)
+            m.dirty = dict.fromkeys(p for p in had if p not in self.where)
+        self.catch_up(m)
+        return m
+
     def leave(self, member: Member) -> None:
         member.active = False
         self.members.pop(member, None)
