@@ -109,12 +109,27 @@ class _Link(asyncio.Protocol):
             self.runner.on_drain(self.runner)
 
     def write(self, data: bytes) -> None:
+        """The session's own messages (counted by walking their headers)."""
         if self.transport is not None and not self.closed:
             self.sent.feed(data)
-            self.transport.write(data)
-            if self.runner.taps:
-                for tap in self.runner.taps:
-                    tap.sent(self.runner, self, data)
+            self._send(self.transport, data)
+
+    def write_updates(self, transport: asyncio.Transport, data: bytes) -> None:
+        """The routing core's whole UPDATEs (or one ROUTE-REFRESH): counted by their markers,
+        in C. Walking their headers cost a quarter of a reflector's time. (An attribute
+        holding 16 octets of 0xff would count twice; the counter is a statistic, never framing.)"""
+        counts = self.runner.stats.sent
+        if len(data) == 23 and data[18] == ROUTE_REFRESH:
+            counts[ROUTE_REFRESH] += 1
+        else:
+            counts[UPDATE] += data.count(MARKER)
+        self._send(transport, data)
+
+    def _send(self, transport: asyncio.Transport, data: bytes) -> None:
+        transport.write(data)
+        if self.runner.taps:
+            for tap in self.runner.taps:
+                tap.sent(self.runner, self, data)
 
     def close(self) -> None:
         if self.transport is not None and not self.closed:
@@ -244,17 +259,7 @@ class PeerRunner:
         """Encoded UPDATEs from the routing core, written as they are (Established only)."""
         link = self.link
         if link is not None and link.transport is not None and self.session.state is ft.State.ESTABLISHED:
-            # whole UPDATEs (or one ROUTE-REFRESH), so counted by their markers, in C: walking
-            # their headers cost a quarter of a reflector's time (an attribute holding 16
-            # octets of 0xff would count twice; the counter is a statistic, never framing)
-            if len(data) == 23 and data[18] == ROUTE_REFRESH:
-                self.stats.sent[ROUTE_REFRESH] += 1
-            else:
-                self.stats.sent[UPDATE] += data.count(MARKER)
-            link.transport.write(data)
-            if self.taps:
-                for tap in self.taps:
-                    tap.sent(self, link, data)
+            link.write_updates(link.transport, data)
 
     def backlog(self) -> int:
         """Above WRITE_HIGH_WATER while the transport has asked us to pause writing (it says
