@@ -31,14 +31,14 @@ NAMES: Final = tuple(VALUE_DECODERS[code][0] if code in VALUE_DECODERS else "" f
 class AttrCache:
     """Per-session cache of checked, decoded attributes (see the module text)."""
 
-    __slots__ = ("_comm_flags", "_flags", "_known", "_path_flags", "_rules", "limit")
+    __slots__ = ("_comm_flags", "_known", "_path_flags", "_rules", "limit")
 
     def __init__(self, rules: FastRules, limit: int = 16384) -> None:
         self._rules = rules
-        self._flags = {code: rule[0] for code, rule in rules.items()}  # allowed flag octets
         self._known: dict[bytes, Any] = {}  # attribute bytes -> typed value (never None)
-        self._path_flags = self._flags.get(c.AS_PATH, 0)
-        self._comm_flags = self._flags.get(c.COMMUNITIES, 0)
+        # the flag octets allowed for the two attributes scan() decodes itself (bit per octet)
+        self._path_flags = rules[c.AS_PATH][0] if c.AS_PATH in rules else 0
+        self._comm_flags = rules[c.COMMUNITIES][0] if c.COMMUNITIES in rules else 0
         self.limit = limit
 
     def __len__(self) -> int:
@@ -132,21 +132,9 @@ class AttrCache:
             end = start + block[i + 2]
         if end > len(block):
             return None
-        code = block[i + 1]
-        size = end - start
-        value = None
-        if (self._flags.get(code, 0) >> flags) & 1:
-            # the two attributes nearly always new, in their usual form, checked and
-            # decoded in one go (what fast_scan accepts for them; see the tests)
-            if code == c.AS_PATH:
-                if size > 2 and block[start] == AS_SEQUENCE and size == 2 + 4 * block[start + 1]:
-                    value = AsPath(((AS_SEQUENCE, WORDS[block[start + 1]].unpack_from(block, start + 2)),))
-            elif code == c.COMMUNITIES and size and not size & 3 and size < 1024:
-                value = WORDS[size >> 2].unpack_from(block, start)
-        if value is None:
-            if fast_scan(piece, self._rules) is None:
-                return None
-            value = VALUE_DECODERS[code][1](block[start:end])
+        if fast_scan(piece, self._rules) is None:
+            return None
+        value = VALUE_DECODERS[block[i + 1]][1](block[start:end])
         known = self._known
         if len(known) >= self.limit:
             known.clear()
