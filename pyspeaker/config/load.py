@@ -7,7 +7,7 @@ import grp
 import ipaddress
 import os
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -57,6 +57,21 @@ class _Reader:
         except (TypeError, ValueError) as exc:
             self.bad(f"{prefix}{name}", f"{exc} (got {value!r})")
             return None
+
+    def tables(self, table: dict[str, Any], prefix: str, name: str) -> Iterator[tuple[int, str, dict[str, Any]]]:
+        """The tables of the array of tables ``name`` (``[[name]]``), taken out of ``table``:
+        (index, the key prefix of its fields, a copy of it); a problem for each entry that is
+        not a table, and for a value that is not an array."""
+        raw = table.pop(name, [])
+        if not isinstance(raw, list):
+            self.bad(f"{prefix}{name}", f"must be an array of tables: [[{prefix}{name}]]")
+            return
+        for index, entry in enumerate(raw):
+            key = f"{prefix}{name}[{index}]"
+            if isinstance(entry, dict):
+                yield index, key + ".", dict(entry)
+            else:
+                self.bad(key, "must be a table")
 
     def leftovers(self, table: dict[str, Any], prefix: str, known: str) -> None:
         for key in table:
@@ -235,16 +250,7 @@ def _policies(r: _Reader, raw: Any) -> dict[str, Policy]:
         table = dict(table)
         default = r.take(table, prefix, "default", _action, REJECT)
         terms = []
-        raw_terms = table.pop("term", [])
-        if not isinstance(raw_terms, list):
-            r.bad(f"{prefix}term", "must be an array of tables: [[policy.NAME.term]]")
-            raw_terms = []
-        for i, t in enumerate(raw_terms):
-            tp = f"{prefix}term[{i}]."
-            if not isinstance(t, dict):
-                r.bad(tp[:-1], "must be a table")
-                continue
-            t = dict(t)
+        for _i, tp, t in r.tables(table, prefix, "term"):
             terms.append(
                 Term(
                     prefixes=r.take(t, tp, "prefixes", _prefix_matches, ()),
@@ -437,24 +443,16 @@ def parse(text: str, source: str) -> Config:
         )
     policies = _policies(r, doc.pop("policy", None))
     neighbors: list[NeighborConfig] = []
-    raw_neighbors = doc.pop("neighbor", [])
-    if not isinstance(raw_neighbors, list):
-        r.bad("neighbor", "must be an array of tables: [[neighbor]]")
-        raw_neighbors = []
     seen: dict[IPAddress, int] = {}
-    for index, table in enumerate(raw_neighbors):
-        prefix = f"neighbor[{index}]."
-        if not isinstance(table, dict):
-            r.bad(f"neighbor[{index}]", "must be a table")
-            continue
-        n = _neighbor(r, dict(table), prefix, policies)
+    for index, prefix, table in r.tables(doc, "", "neighbor"):
+        n = _neighbor(r, table, prefix, policies)
         if n is None:
             continue
         if n.address in seen:
             r.bad(f"{prefix}address", f"{n.address} is already neighbor[{seen[n.address]}]")
         seen[n.address] = index
         neighbors.append(n)
-    ranges = _listen_ranges(r, doc.pop("listen_range", []), policies)
+    ranges = _listen_ranges(r, doc, policies)
     metrics = _metrics(r, doc.pop("metrics", None))
     control = _control(r, doc.pop("control", None), source)
     if gconf is not None:
@@ -571,17 +569,9 @@ def _control(r: _Reader, raw: Any, source: str) -> ControlConfig:
     return ControlConfig(enabled, sock, file_mode, owner_group, where, tls["tls_cert"], tls["tls_key"], tls["tls_ca"])
 
 
-def _listen_ranges(r: _Reader, raw: Any, policies: dict[str, Policy]) -> list[ListenRange]:
-    if not isinstance(raw, list):
-        r.bad("listen_range", "must be an array of tables: [[listen_range]]")
-        return []
+def _listen_ranges(r: _Reader, doc: dict[str, Any], policies: dict[str, Policy]) -> list[ListenRange]:
     out: list[ListenRange] = []
-    for index, table in enumerate(raw):
-        prefix = f"listen_range[{index}]."
-        if not isinstance(table, dict):
-            r.bad(f"listen_range[{index}]", "must be a table")
-            continue
-        table = dict(table)
+    for _index, prefix, table in r.tables(doc, "", "listen_range"):
 
         def network(v: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
             if not isinstance(v, str):

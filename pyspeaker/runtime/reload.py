@@ -238,13 +238,7 @@ def apply(sp: Speaker, p: Plan) -> dict[str, Any]:
         if r.template.password and all(x.network != r.network for x in new.listen_ranges):
             for listener in sp.listeners:
                 listener.set_range_password(str(r.network), None)
-    for r in new.listen_ranges:
-        if r.template.password:
-            for listener in sp.listeners:
-                listener.set_range_password(str(r.network), r.template.password)
-    if any(n.ttl_security for n in (*new.neighbors, *(r.template for r in new.listen_ranges))):
-        for listener in sp.listeners:
-            listener.send_ttl_255()
+    sp._listener_settings(new)
     for address, runner in list(sp.peers.items()):
         if runner.dynamic and new.listen_range(address) is None:
             runner.stop(_deconfigured(runner))

@@ -151,14 +151,7 @@ class Speaker:
             if n.password:
                 for listener in self.listeners:
                     listener.set_password(str(n.address), n.password)
-        for lr in self.config.listen_ranges:
-            if lr.template.password:
-                for listener in self.listeners:
-                    listener.set_range_password(str(lr.network), lr.template.password)
-        templates = [lr.template for lr in self.config.listen_ranges]
-        if any(n.ttl_security for n in (*self.config.neighbors, *templates)):
-            for listener in self.listeners:
-                listener.send_ttl_255()
+        self._listener_settings(self.config)
         for listener in self.listeners:
             listener.start()
         for n in self.config.neighbors:
@@ -178,6 +171,18 @@ class Speaker:
             )
         self.metrics_server = MetricsServer(self, str(m.address), m.port, m.path)
         await self.metrics_server.start()
+
+    def _listener_settings(self, config: Config) -> None:
+        """The listen ranges' TCP-MD5 keys, and GTSM's TTL 255 if any neighbor or range uses
+        it, on every listening socket (at start, and again after a reload)."""
+        for lr in config.listen_ranges:
+            if lr.template.password:
+                for listener in self.listeners:
+                    listener.set_range_password(str(lr.network), lr.template.password)
+        templates = [lr.template for lr in config.listen_ranges]
+        if any(n.ttl_security for n in (*config.neighbors, *templates)):
+            for listener in self.listeners:
+                listener.send_ttl_255()
 
     @property
     def port(self) -> int:

@@ -485,16 +485,8 @@ def parse(text: str, source: str) -> Scenario:
 
     steps: list[StepSpec] = []
     marks: dict[str, int] = {}
-    raw_steps = doc.pop("step", [])
-    if not isinstance(raw_steps, list):
-        r.bad("step", "must be an array of tables: [[step]]")
-        raw_steps = []
-    for i, table in enumerate(raw_steps):
-        p = f"step[{i}]."
-        if not isinstance(table, dict):
-            r.bad(f"step[{i}]", "must be a table")
-            continue
-        t = dict(table)
+    has_steps = isinstance(doc.get("step"), list) and bool(doc["step"])
+    for i, p, t in r.tables(doc, "", "step"):
         action = t.pop("action", None)
         if action not in ACTIONS:
             r.bad(f"{p}action", f"{'missing' if action is None else repr(action) + ' is unknown'} "
@@ -519,16 +511,7 @@ def parse(text: str, source: str) -> Scenario:
         steps.append(StepSpec(i, action, peer, mark, args))
 
     expects: list[ExpectSpec] = []
-    raw_expects = doc.pop("expect", [])
-    if not isinstance(raw_expects, list):
-        r.bad("expect", "must be an array of tables: [[expect]]")
-        raw_expects = []
-    for i, table in enumerate(raw_expects):
-        p = f"expect[{i}]."
-        if not isinstance(table, dict):
-            r.bad(f"expect[{i}]", "must be a table")
-            continue
-        t = dict(table)
+    for i, p, t in r.tables(doc, "", "expect"):
         kind = t.pop("kind", None)
         if kind not in EXPECTATIONS:
             r.bad(f"{p}kind", f"{'missing' if kind is None else repr(kind) + ' is unknown'} "
@@ -549,7 +532,7 @@ def parse(text: str, source: str) -> Scenario:
 
     for key in doc:
         r.bad(key, "unknown top-level key (known: scenario, defaults, peer, step, expect)")
-    if not raw_steps:
+    if not has_steps:
         r.bad("step", "no [[step]] tables: nothing to do")
     if problems:
         raise ConfigError(source, problems)
