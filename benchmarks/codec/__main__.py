@@ -6,26 +6,31 @@
     python -m benchmarks.codec --smoke              # small corpus, every codec once, counts checked
     python -m benchmarks.codec --json out.json
 
-Every codec runs on the same bytes in one process; runs are interleaved (round robin) and
-the median is reported, so the machine's noise falls on all of them alike. Ratios are
-computed from the medians of this one run.
+Every codec runs on the same bytes, each in an interpreter of its own that imports only that
+library (``worker.py``; ``--same-process`` runs them all in this one, as before). Runs are
+interleaved (round robin, one codec at a time) and the median is reported, so the machine's
+noise falls on all of them alike. Ratios are computed from the medians of this one run.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
+import multiprocessing
 import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from benchmarks.codec import pyspeaker_adapter as ours
+from benchmarks.codec import worker
 from benchmarks.codec.competitors import DECODERS, ENCODERS
 from benchmarks.codec.floor import decode_floor, prepare_encode_input
 from benchmarks.corpus import generate, generate_small, iter_messages
@@ -41,18 +46,21 @@ TARGETS = (
 ENCODE_TARGET = 3_000_000  # prefixes/s from wire-form prefixes with re-used attribute bytes
 
 
-def _corpus(args: argparse.Namespace) -> tuple[bytes, str]:
+def _corpus(args: argparse.Namespace) -> tuple[Path, str]:
+    """The corpus file (the workers read it themselves) and how it was made."""
     if args.smoke:
-        return generate_small(1), "generate_small(1)"
+        tmp = Path(tempfile.mkdtemp(prefix="codec-smoke-")) / "small.bgp"
+        tmp.write_bytes(generate_small(1))
+        return tmp, "generate_small(1)"
     if args.corpus:
-        return args.corpus.read_bytes(), str(args.corpus)
+        return args.corpus, str(args.corpus)
     DATA_DIR.mkdir(exist_ok=True)
     path = DATA_DIR / f"corpus-{args.v4}-{args.v6}-{args.seed}.bgp"
     if not path.exists():
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(generate(args.v4, args.v6, args.seed))
         tmp.replace(path)
-    return path.read_bytes(), f"generate({args.v4}, {args.v6}, seed={args.seed})"
+    return path, f"generate({args.v4}, {args.v6}, seed={args.seed})"
 
 
 SLOW_SECONDS = 60.0  # a codec that takes longer than this for one pass is run once
@@ -74,6 +82,47 @@ def _interleaved(jobs: dict[str, Callable[[], int]], repeat: int) -> dict[str, t
     return out
 
 
+def _isolated(
+    op: str, names: list[str], corpus: Path, repeat: int
+) -> tuple[dict[str, tuple[int, list[float]]], dict[str, str]]:
+    """Like :func:`_interleaved`, but every codec in a worker process of its own
+    (:mod:`benchmarks.codec.worker`). Returns the runs and the codecs skipped (why)."""
+    ctx = multiprocessing.get_context("spawn")
+    workers: dict[str, tuple[Any, Any]] = {}
+    skipped: dict[str, str] = {}
+    try:
+        for name in names:  # started one after another: preparing is heavy for some
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=worker.serve, args=(child, op, name, str(corpus)), daemon=True)
+            proc.start()
+            child.close()
+            status, detail = parent.recv()
+            if status == "ready":
+                workers[name] = (proc, parent)
+            elif status == "skip":
+                skipped[name] = detail
+                proc.join()
+            else:
+                raise RuntimeError(f"{op} {name}: the worker failed:\n{detail}")
+        out: dict[str, tuple[int, list[float]]] = {name: (0, []) for name in workers}
+        for round_ in range(repeat):
+            for name, (_, conn) in workers.items():
+                if round_ and out[name][1][0] > SLOW_SECONDS:
+                    continue
+                conn.send("run")
+                result, seconds = conn.recv()
+                out[name][1].append(seconds)
+                out[name] = (result, out[name][1])
+        return out, skipped
+    finally:
+        for proc, conn in workers.values():
+            with contextlib.suppress(OSError):
+                conn.send(None)
+            proc.join(10)
+            if proc.is_alive():
+                proc.kill()
+
+
 def _available(
     names: list[str], registry: dict[str, Any], probe: Callable[[str], None]
 ) -> tuple[list[str], dict[str, str]]:
@@ -90,9 +139,17 @@ def _available(
     return ok, skipped
 
 
-def run(data: bytes, names: list[str], repeat: int) -> dict[str, Any]:
+def run(corpus: Path, names: list[str], repeat: int, isolate: bool = True) -> dict[str, Any]:
+    data = corpus.read_bytes()
     messages = sum(1 for _ in iter_messages(data))
     expected = decode_floor(data)
+    if isolate:
+        dec = [n for n in names if n in DECODERS]
+        enc = [n for n in names if n in ENCODERS]
+        decode, skipped = _isolated("decode", ["pyspeaker-lazy", "pyspeaker-full", *dec], corpus, repeat)
+        encode_runs, enc_skipped = _isolated("encode", ["pyspeaker", *enc], corpus, repeat)
+        total = sum(len(p) for _, p in prepare_encode_input(data))
+        return _result(messages, expected, total, repeat, decode, encode_runs, skipped, enc_skipped, isolate)
     small = generate_small(1)
 
     dec_names, skipped = _available(names, DECODERS, lambda n: DECODERS[n](small[:0]))
@@ -117,7 +174,20 @@ def run(data: bytes, names: list[str], repeat: int) -> dict[str, Any]:
         prepared = prepare(groups)
         encoders[name] = lambda fn=encode, p=prepared: fn(p)  # type: ignore[misc]
     encode_runs = _interleaved(encoders, repeat)
+    return _result(messages, expected, total, repeat, decode, encode_runs, skipped, enc_skipped, isolate)
 
+
+def _result(
+    messages: int,
+    expected: int,
+    total: int,
+    repeat: int,
+    decode: dict[str, tuple[int, list[float]]],
+    encode_runs: dict[str, tuple[int, list[float]]],
+    skipped: dict[str, str],
+    enc_skipped: dict[str, str],
+    isolate: bool,
+) -> dict[str, Any]:
     rows = []
     for op, results, want in (("decode", decode, expected), ("encode", encode_runs, total)):
         for name, (count, times) in results.items():
@@ -150,6 +220,7 @@ def run(data: bytes, names: list[str], repeat: int) -> dict[str, Any]:
         "prefixes": expected,
         "encode_prefixes": total,
         "repeat": repeat,
+        "processes": "one per codec" if isolate else "one for all",
         "rows": rows,
         "targets": targets,
         "skipped": {**skipped, **{f"encode {k}": v for k, v in enc_skipped.items()}},
@@ -164,7 +235,8 @@ def run(data: bytes, names: list[str], repeat: int) -> dict[str, Any]:
 def _print(result: dict[str, Any], source: str) -> None:
     print(
         f"corpus: {source}: {result['messages']:,} messages, {result['prefixes']:,} prefixes "
-        f"(encode: {result['encode_prefixes']:,} IPv4 prefixes); median of {result['repeat']} interleaved runs"
+        f"(encode: {result['encode_prefixes']:,} IPv4 prefixes); median of {result['repeat']} interleaved runs, "
+        f"{result['processes']} process"
     )
     floor = {r["op"]: r["prefixes_per_s"] for r in result["rows"] if r["codec"] == "floor"}
     print(f"{'op':7}{'codec':16}{'prefixes/s':>14}{'messages/s':>13}{'x floor':>9}{'runs':>6}  agree")
@@ -196,10 +268,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--smoke", action="store_true", help="small corpus, one run: checks that every codec works")
     parser.add_argument("--json", type=Path, help="write the result as JSON to this file ('-' for stdout)")
+    parser.add_argument(
+        "--same-process", action="store_true", help="run every codec in this one process instead of one each"
+    )
     args = parser.parse_args(argv)
-    data, source = _corpus(args)
+    corpus, source = _corpus(args)
     names = args.only.split(",") if args.only else list(DECODERS)
-    result = run(data, names, 1 if args.smoke else args.repeat)
+    try:
+        result = run(corpus, names, 1 if args.smoke else args.repeat, isolate=not args.same_process)
+    finally:
+        if args.smoke:
+            corpus.unlink()
+            corpus.parent.rmdir()
     result["corpus"] = source
     if args.json and str(args.json) == "-":
         print(json.dumps(result, indent=2))
