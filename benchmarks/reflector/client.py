@@ -8,6 +8,10 @@ decoded once (by :class:`pyspeaker.wire.UpdateDecoder`, RFC 7606 checks included
 effects, (family, origin, octet) per prefix, cached by the message's bytes; receiving an
 UPDATE is then a dict look-up and a few integer operations per prefix.
 
+The loop over UPDATEs in :meth:`Client._receive` also exists compiled (``fastrecv.c``, see
+:mod:`benchmarks.reflector.native`), statement for statement; the scoreboard uses it when it
+can be built.
+
 Graceful restart (``helper=True``): a client announces the GR capability (both families,
 restart time :data:`plan.CLIENT_RESTART_TIME`, N bit) and is a GR helper toward the reflector
 (RFC 4724 4.2, RFC 8538): when its session ends without NOTIFICATION (or with one, N
@@ -32,6 +36,7 @@ from pyspeaker.wire.errors import NotificationError, WireError
 from pyspeaker.wire.notification import decode_notification
 
 from . import plan
+from .native import Scan
 
 KEEPALIVE = wc.MARKER + b"\x00\x13\x04"
 MARKER = wc.MARKER
@@ -81,6 +86,8 @@ class Scoreboard:
         self.established = 0
         self.cache: dict[bytes, Effects] = {}
         self.decoder = wire.UpdateDecoder(wire.Context(asn4=True, ibgp=True, peer_as=plan.ASN))
+        # the compiled receive loop (native.load()), or None: the loop in Client._receive
+        self.scan: Scan | None = None
         self.stats: dict[str, Any] = {
             "updates": 0,
             "prefixes": 0,
@@ -360,7 +367,18 @@ class Client(asyncio.Protocol):
         have4, have6, want4, want6 = self.have4, self.have6, board.want4, board.want6
         good4 = good6 = 0  # deltas
         helper = self.helper  # the slower path: stale routes, End-of-RIB, losses
+        # the compiled form of the UPDATE branch below (native.py): a run of cached UPDATEs
+        scan = board.scan if self.listen and not helper else None
         while size - off >= 19:
+            if scan is not None and self.state == ESTABLISHED:
+                off, n, p, u, d4, d6 = scan(buf, off, cache, me, have4, have6, want4, want6)
+                updates += n
+                prefixes += p
+                unknown += u
+                good4 += d4
+                good6 += d6
+                if size - off < 19:
+                    break
             length = (buf[off + 16] << 8) | buf[off + 17]
             end = off + length
             if end > size:

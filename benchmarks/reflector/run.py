@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import plan, procstat, report
+from . import native, plan, procstat, report
 from .namespace import Namespace, remove_stale
 from .reflectors import REFLECTORS, REPO, Frr, Reflector
 
@@ -247,6 +247,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"removed a namespace left by an earlier run: {name}", flush=True)
 
     machine = _machine()
+    try:  # the simulator's compiled receive loop, built before anything is timed
+        native.build()
+        machine["receive_loop"] = "compiled"
+    except (RuntimeError, OSError) as exc:
+        print(f"simulator: no compiled receive loop ({exc}); the Python one is slower", flush=True)
+        machine["receive_loop"] = "python"
+    if os.environ.get("PYSPEAKER_SIM_PYTHON"):
+        machine["receive_loop"] = "python"
     versions = {name: REFLECTORS[name].version() for name in names}
     print(f"reflector benchmark {machine['date']}; {machine['cpus']} CPUs; Python {machine['python']}; "
           f"load average {' '.join(map(str, machine['loadavg_start']))}", flush=True)  # fmt: skip
@@ -317,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{' '.join(map(str, machine['loadavg_end']))} at the end; {machine['cpus']} CPUs, "
           f"{machine['steal_percent']}% of CPU time stolen by the hypervisor during the run.")  # fmt: skip
     print(f"Reflectors: {'; '.join(versions.values())}. Clients connect at most {args.concurrency} at a time; "
-          f"medians of {args.repeat} run(s).")  # fmt: skip
+          f"medians of {args.repeat} run(s); the simulator's receive loop: {machine['receive_loop']}.")  # fmt: skip
     print()
     if args.n:
         print(report.mesh_tables(mesh, names))

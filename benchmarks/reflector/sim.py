@@ -55,7 +55,7 @@ from pyspeaker.wire import pack
 from pyspeaker.wire.attrs import walk
 from pyspeaker.wire.prefix import NBYTES_V4, split
 
-from . import plan, procstat
+from . import native, plan, procstat
 from .client import Client, Scoreboard
 
 # clients are refused or reset while a reflector is busy: try again, this many times
@@ -515,6 +515,9 @@ async def _amain(args: argparse.Namespace) -> dict[str, Any]:
             args.settle,
         )
     out: dict[str, Any] = {"ok": False}
+    assert runner.board is not None
+    runner.board.scan = native.load()
+    out["receive_loop"] = "python" if runner.board.scan is None else "compiled"
     try:
         await runner.run()
         out["ok"] = True
