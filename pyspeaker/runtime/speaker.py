@@ -40,6 +40,14 @@ log = logging.getLogger("pyspeaker.speaker")
 
 EventHandler = Callable[[str, ft.Event], None]
 
+# Flushes that follow one another are spaced by this many times the last one's cost (at
+# most FLUSH_WAIT_MAX seconds), counted from the end of the last one: a flush then takes at
+# most a fifth of the time. At 1,600 clients, against 2x counted from the flush request (at
+# most 0.1 s): 1.64-2.03 s to converge instead of 2.01-2.19 s, 13% less CPU. (Holding the
+# flushes while sessions come up one after another was slower: 2.1-2.9 s.)
+FLUSH_SPACING = 4.0
+FLUSH_WAIT_MAX = 0.2
+
 
 def gr_capability(config: Config, n: NeighborConfig, restarting: bool = False) -> wopen.Capability | None:
     """What we announce: nothing with ``graceful_restart = false``; helper ("aware") mode,
@@ -121,6 +129,7 @@ class Speaker:
         self._range_sessions: dict[object, int] = {}  # listen range -> dynamic neighbors now
         self._range_of: dict[str, object] = {}
         self._flush_cost = 0.0
+        self._flush_end = 0.0  # time.perf_counter() when the last flush ended
         self.graceful = RestartControl(self)
         self._last_down: dict[str, str] = {}  # peer -> why its last session ended
         self.listeners: list[Listener] = []
@@ -350,21 +359,25 @@ class Speaker:
 
     def schedule_flush(self) -> None:
         """Flush after the UPDATEs already received are filed. When flushes are costly (many
-        peers), the next one waits as long as the last one took: changes then batch up in
-        proportion to the load, and every peer gets fewer, larger writes."""
+        peers) and come one after another, the next one waits until FLUSH_SPACING times the
+        last one's cost has passed since it ended: changes batch up in proportion to the
+        load, every peer gets fewer, larger writes, and sessions coming up meanwhile get most
+        of the time. A change after a quiet spell is flushed at once."""
         if self._flush_handle is None:
             loop = asyncio.get_running_loop()
             cost = self._flush_cost
-            if cost < 0.001:
+            wait = min(FLUSH_SPACING * cost, FLUSH_WAIT_MAX) - (time.perf_counter() - self._flush_end)
+            if cost < 0.001 or wait <= 0:
                 self._flush_handle = loop.call_soon(self._flush)
             else:
-                self._flush_handle = loop.call_later(min(2 * cost, 0.1), self._flush)
+                self._flush_handle = loop.call_later(wait, self._flush)
 
     def _flush(self) -> None:
         self._flush_handle = None
         start = time.perf_counter()
         self.router.flush()
-        self._flush_cost = cost = time.perf_counter() - start
+        self._flush_end = end = time.perf_counter()
+        self._flush_cost = cost = end - start
         self.flush_timings.observe(cost)
         if self._batch_cost:
             self.batch_timings.observe(self._batch_cost)
