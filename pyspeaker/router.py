@@ -17,7 +17,7 @@ from .rib.loc import LocRib
 from .rib.path import Kind, Path, Source
 from .rib.policy import Policy
 from .wire.attrs import AttrSet
-from .wire.constants import COMMUNITY_LLGR_STALE, COMMUNITY_NO_LLGR
+from .wire.constants import COMMUNITY_LLGR_STALE, COMMUNITY_NO_LLGR, MARKER
 from .wire.family import CODECS, Family
 from .wire.update import Update
 
@@ -521,8 +521,16 @@ class Router:
         pending = self._pending
         if pending:
             self._pending = {}
+            # the UPDATEs in each piece, counted once: most pieces go to every member alike
+            counted: dict[int, int] = {}
             for link, parts in pending.items():
-                link.write(parts[0] if len(parts) == 1 else b"".join(parts))
+                updates = 0
+                for data in parts:
+                    n = counted.get(id(data))
+                    if n is None:
+                        n = counted[id(data)] = data.count(MARKER)
+                    updates += n
+                link.write_batch(parts, updates)
 
     def _collect(self, link: Link, data: bytes) -> None:
         parts = self._pending.get(link)

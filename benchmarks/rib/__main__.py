@@ -44,6 +44,9 @@ class Sink:
         self.bytes += len(data)
         self.writes += 1
 
+    def write_batch(self, parts: list[bytes], updates: int) -> None:
+        self.write(b"".join(parts))
+
     def backlog(self) -> int:
         return 0
 

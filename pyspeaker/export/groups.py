@@ -42,6 +42,10 @@ class Link(Protocol):
 
     def write(self, data: bytes) -> None: ...
 
+    def write_batch(self, parts: list[bytes], updates: int) -> None:
+        """``parts`` in one write: whole UPDATEs, ``updates`` of them in all."""
+        ...
+
     def backlog(self) -> int: ...
 
 

@@ -31,6 +31,11 @@ class FakeLink:
         self.eor: list[Family] = []
         self.updates: list[Update] = []
 
+    def write_batch(self, parts: list[bytes], updates: int) -> None:
+        data = b"".join(parts)
+        assert updates == data.count(b"\xff" * 16), (updates, "UPDATEs said, not in the data")
+        self.write(data)
+
     def write(self, data: bytes) -> None:
         self.sent += data
         self.writes.append(data)
