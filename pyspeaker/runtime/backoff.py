@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import random
 
+_RNG = random.Random()  # jitter only: one generator for every peer (seeding one costs a system call)
+
 
 class Backoff:
     """Delays of base, 2*base, 4*base... up to ``cap``, each with +-``jitter`` (fraction)."""
@@ -18,7 +20,7 @@ class Backoff:
         self.cap = cap
         self.jitter = jitter
         self.failures = 0
-        self._rng = rng or random.Random()
+        self._rng = rng or _RNG
 
     def next_delay(self) -> float:
         """The wait before the next attempt; counts one more failure."""

@@ -128,6 +128,8 @@ class Speaker:
         self._stopping = False
         self._range_sessions: dict[object, int] = {}  # listen range -> dynamic neighbors now
         self._range_of: dict[str, object] = {}
+        # (listen range template by identity, deferring) -> (template, config, its PeerSettings)
+        self._range_settings: dict[tuple[int, bool], tuple[NeighborConfig, Config, ft.PeerSettings]] = {}
         self._flush_cost = 0.0
         self._flush_end = 0.0  # time.perf_counter() when the last flush ended
         self.graceful = RestartControl(self)
@@ -201,8 +203,19 @@ class Speaker:
     def settings_for(self, n: NeighborConfig) -> ft.PeerSettings:
         return peer_settings(self.config, n, self.router.deferring)
 
-    def _runner(self, n: NeighborConfig) -> PeerRunner:
-        runner = PeerRunner(peer_settings(self.config, n, self.router.deferring), transport_for(n), self._sink)
+    def _runner(self, n: NeighborConfig, template: NeighborConfig | None = None) -> PeerRunner:
+        """A runner for neighbor ``n``; ``template``: the listen range's, whose settings (the
+        same for every neighbor made from it) are computed once."""
+        if template is None:
+            settings = peer_settings(self.config, n, self.router.deferring)
+        else:
+            key = (id(template), self.router.deferring)
+            cached = self._range_settings.get(key)
+            if cached is None or cached[0] is not template or cached[1] is not self.config:
+                settings = peer_settings(self.config, n, self.router.deferring)
+                cached = self._range_settings[key] = (template, self.config, settings)
+            settings = cached[2]
+        runner = PeerRunner(settings, transport_for(n), self._sink)
         runner.on_drain = self.router.drained
         self.peers[str(n.address)] = runner
         self.neighbor_config[str(n.address)] = n
@@ -237,7 +250,7 @@ class Speaker:
             )
             return None
         n = replace(lr.template, address=ipaddress.ip_address(peer), passive=True, dynamic=True)
-        runner = self._runner(n)
+        runner = self._runner(n, lr.template)
         runner.dynamic = True
         self._range_sessions[lr.network] = in_range + 1
         self._range_of[runner.address] = lr.network
