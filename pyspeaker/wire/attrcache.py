@@ -22,7 +22,7 @@ from typing import Any, Final
 from . import constants as c
 from .constants import AS_SEQUENCE
 from .validate import HAS_AS_PATH, HAS_NEXT_HOP, HAS_ORIGIN, FastRules, fast_scan
-from .values import VALUE_DECODERS, WORDS, AsPath
+from .values import VALUE_DECODERS, WORDS, sequence_path
 
 # type code -> name in AttrSet.values() ("": never in the cache)
 NAMES: Final = tuple(VALUE_DECODERS[code][0] if code in VALUE_DECODERS else "" for code in range(256))
@@ -50,8 +50,9 @@ class AttrCache:
         the block needs the full parse."""
         known = self._known
         get = known.get
-        limit = self.limit
+        names = NAMES
         out: dict[str, Any] = {}
+        count = 0  # attributes walked: a repeated one leaves ``out`` shorter
         i = 0
         n = len(block)
         path_ok = self._path_flags
@@ -60,6 +61,7 @@ class AttrCache:
             while i < n:
                 flags = block[i]
                 code = block[i + 1]
+                count += 1
                 if code == 2 and not flags & c.FLAG_EXTENDED and (path_ok >> flags) & 1:  # 2: AS_PATH
                     # AS_PATH, nearly always new: its usual form (one AS_SEQUENCE, what
                     # fast_scan accepts of it) checked and decoded here, not filed
@@ -67,9 +69,7 @@ class AttrCache:
                     size = block[i + 2]
                     end = start + size
                     if end <= n and size > 2 and block[start] == AS_SEQUENCE and size == 2 + 4 * block[start + 1]:
-                        if "as_path" in out:
-                            return None
-                        out["as_path"] = AsPath(((AS_SEQUENCE, WORDS[block[start + 1]].unpack_from(block, start + 2)),))
+                        out["as_path"] = sequence_path(WORDS[block[start + 1]].unpack_from(block, start + 2))
                         i = end
                         continue
                 # the usual header, without Extended Length; an attribute that has it, or
@@ -91,7 +91,7 @@ class AttrCache:
                     ):
                         # 8: COMMUNITIES, often new too, in its usual form
                         value = known[piece] = WORDS[size >> 2].unpack_from(block, i + 3)
-                        if len(known) >= limit:
+                        if len(known) >= self.limit:
                             known.clear()
                     else:
                         value = self._learn(block, i, piece)
@@ -99,12 +99,11 @@ class AttrCache:
                         return None
                     if flags & c.FLAG_EXTENDED:
                         end = i + 4 + ((block[i + 2] << 8) | block[i + 3])
-                name = NAMES[code]
-                if name in out:
-                    return None
-                out[name] = value
+                out[names[code]] = value
                 i = end
         except IndexError:  # a truncated attribute header
+            return None
+        if len(out) != count:  # an attribute repeated
             return None
         mandatory = 0
         if "origin" in out:
