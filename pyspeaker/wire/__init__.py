@@ -21,6 +21,7 @@ from .context import DEFAULT, Context
 from .errors import AttrError, Disposition, EncodeError, NotificationError, WireError
 from .family import IPV4_UNICAST, IPV6_UNICAST, Family
 from .framing import Framer, iter_frames
+from .full import FullUpdate
 from .messages import Decoder, Message, decode
 from .notification import Keepalive, Notification, RouteRefresh
 from .open import Capability, GracefulRestart, Open
@@ -42,6 +43,7 @@ __all__ = [
     "EncodeError",
     "Family",
     "Framer",
+    "FullUpdate",
     "GracefulRestart",
     "Interner",
     "Keepalive",

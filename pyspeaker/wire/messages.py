@@ -8,6 +8,7 @@ from . import constants as c
 from .attrs import Interner
 from .context import DEFAULT, Context
 from .framing import iter_frames
+from .full import FullUpdate, decode_full
 from .notification import (
     Keepalive,
     Notification,
@@ -69,6 +70,32 @@ class Decoder:
             # anything else, including every malformed header, takes the careful path
             for msg_type, start, stop in iter_frames(data[pos : pos + max_len + 19], max_len):
                 yield self.decode_one(msg_type, data, pos + start, pos + stop)
+                pos += stop - start
+                break
+
+    def iter_full(self, data: bytes) -> Iterator[Message | FullUpdate]:
+        """Like :meth:`iter_decode`, but every UPDATE decoded in full: a
+        :class:`~pyspeaker.wire.full.FullUpdate`, its prefixes as text and its attributes as
+        typed values, RFC 7606 applied."""
+        pos = 0
+        size = len(data)
+        max_len = self.ctx.max_message_len
+        updates = self.updates
+        full = decode_full
+        marker = c.MARKER
+        while pos < size:
+            if size - pos >= 19 and data[pos + 18] == c.UPDATE:
+                length = (data[pos + 16] << 8) | data[pos + 17]
+                end = pos + length
+                if 23 <= length <= max_len and end <= size and data[pos : pos + 16] == marker:
+                    yield full(updates, data, pos, end)
+                    pos = end
+                    continue
+            for msg_type, start, stop in iter_frames(data[pos : pos + max_len + 19], max_len):
+                if msg_type == c.UPDATE:
+                    yield full(updates, data, pos + start, pos + stop)
+                else:
+                    yield self.decode_one(msg_type, data, pos + start, pos + stop)
                 pos += stop - start
                 break
 

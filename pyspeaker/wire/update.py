@@ -344,6 +344,8 @@ class UpdateDecoder:
     __slots__ = (
         "_blocks",
         "_eager",
+        "_full",
+        "_full_mp",
         "_known",
         "_next_hops",
         "_rules",
@@ -362,6 +364,10 @@ class UpdateDecoder:
         self._known = AttrCache(self._rules)
         self._eager = False  # True once something asked for a set's attributes, errors or disposition
         self._next_hops: NextHops = {}
+        # block -> typed values, for pyspeaker.wire.full: sets with ORIGIN, AS_PATH and
+        # NEXT_HOP, and (_full_mp) those with ORIGIN and AS_PATH only
+        self._full: dict[bytes, dict[str, Any]] = {}
+        self._full_mp: dict[bytes, dict[str, Any]] = {}
         self._v4_table = NBYTES_V4
         self._v4_split = split_addpath if IPV4_UNICAST in ctx.addpath_rx else split
         self._v4_inline = self._v4_split is split
@@ -371,6 +377,8 @@ class UpdateDecoder:
 
     def clear(self) -> None:
         self._blocks.clear()
+        self._full.clear()
+        self._full_mp.clear()
         self._known.clear()
         self._next_hops.clear()
 

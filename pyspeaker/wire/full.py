@@ -1,0 +1,274 @@
+"""Full decode of UPDATEs: every prefix as text, every attribute as a typed value.
+
+:meth:`UpdateDecoder.decode <pyspeaker.wire.update.UpdateDecoder.decode>` keeps prefixes in
+wire form and checks attribute sets on first use, which is what a RIB needs. A tool that
+prints, stores or compares routes wants the readable form of everything instead; a
+:class:`FullUpdate` holds it, with RFC 7606 already applied (the prefixes of a
+treat-as-withdraw UPDATE are among the withdrawn ones).
+
+:func:`decode_full` makes the text of each prefix straight from the message bytes, without
+a wire-form slice in between, and uses the decoder's caches of attribute sets and next
+hops, so a set seen before costs one look-up. It takes that fast path for the UPDATEs of
+every day (IPv4 prefixes in the classic fields, one MP_REACH_NLRI or MP_UNREACH_NLRI first
+in the block, a clean attribute set); anything else (a malformed UPDATE, an attribute error,
+ADD-PATH, End-of-RIB, a family without a codec) is decoded by
+:meth:`UpdateDecoder.decode` and converted by :func:`full_update`, so both give the same
+result, errors and exceptions included.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from typing import Any, Final, NamedTuple
+
+from .attrs import HAS_ALL, HAS_ORIGIN_AS_PATH
+from .context import Context
+from .errors import AttrError, Disposition
+from .family import BY_KEY, CODECS, IPV4_UNICAST, Family
+from .prefix import NBYTES_V4, NBYTES_V6, to_text
+from .update import _NEXT_HOPS_LIMIT, Update, UpdateDecoder, _addresses
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class FullUpdate(NamedTuple):
+    """One UPDATE decoded in full.
+
+    ``announced`` and ``withdrawn``: the prefixes as text per family, as
+    :meth:`Update.announced` and :meth:`Update.withdrawals` give them (RFC 7606 applied:
+    a treat-as-withdraw UPDATE announces nothing); with ADD-PATH a prefix reads
+    ``10.0.1.0/24 path 7``. ``values``: every path attribute as a typed value, keyed by
+    name, in wire order (what :meth:`AttrSet.values` gives; shared by the UPDATEs that
+    carry the same attributes, so not to be changed). ``next_hops``: the addresses of
+    the MP_REACH_NLRI next hop (global, then link-local). ``errors`` and ``disposition``:
+    RFC 7606 findings, as on :class:`Update`; ``end_of_rib``: the family an End-of-RIB
+    marks."""
+
+    announced: dict[Family, list[str]]
+    withdrawn: dict[Family, list[str]]
+    values: dict[str, Any]
+    next_hops: tuple[Address, ...]
+    errors: tuple[AttrError, ...]
+    disposition: Disposition | None
+    end_of_rib: Family | None
+
+
+def full_update(update: Update, ctx: Context) -> FullUpdate:
+    """The full form of a decoded UPDATE (``ctx``: the session's, for ADD-PATH)."""
+    announced = {fam: _texts(fam, p, ctx) for fam, p in update.announced().items()}
+    withdrawn = {fam: _texts(fam, p, ctx) for fam, p in update.withdrawals().items()}
+    attrs = update.attrs
+    reach = update.reach
+    return FullUpdate(
+        announced,
+        withdrawn,
+        attrs.values() if attrs is not None else {},
+        tuple(reach.next_hops()) if reach is not None else (),
+        update.errors,
+        update.disposition,
+        update.end_of_rib,
+    )
+
+
+def _texts(fam: Family, prefixes: list[bytes], ctx: Context) -> list[str]:
+    address_len = CODECS[fam].address_len
+    addpath = fam in ctx.addpath_rx
+    return [to_text(p, address_len, addpath) for p in prefixes]
+
+
+class _Plain(Exception):
+    """Not an UPDATE of every day (a field that does not split into whole prefixes, a
+    mandatory attribute missing...): the plain decoder judges it."""
+
+
+_new_full = tuple.__new__
+_ntop = socket.inet_ntop
+_AF_INET6: Final = socket.AF_INET6
+_DOT: Final = tuple(f"{n}." for n in range(256))
+_OCTET: Final = tuple(str(n) for n in range(256))
+_SLASH: Final = tuple(f"/{n}" for n in range(256))
+_ZERO_SLASH: Final = tuple(f"0/{n}" for n in range(256))
+_ZEROS4: Final = b"\0\0\0\0"
+_EXTENDED: Final = 0x10
+_MP_REACH: Final = 14
+_MP_UNREACH: Final = 15
+_NO_HOPS: tuple[Address, ...] = ()
+_NO_ERRORS: tuple[AttrError, ...] = ()
+
+
+def _v4_texts(data: bytes, k: int, end: int) -> list[str]:
+    """Text of the IPv4 prefixes in ``data[k:end]``, read in place (what
+    :func:`~pyspeaker.wire.prefix.texts` gives for what :func:`~pyspeaker.wire.prefix.split`
+    cuts). Raises _Plain, or IndexError at the end of ``data``, if they do not fit exactly."""
+    out: list[str] = []
+    append = out.append
+    dot = _DOT
+    table = NBYTES_V4
+    while k < end:
+        bits = data[k]
+        if 16 < bits <= 24:  # three octets, the usual case
+            append(f"{dot[data[k + 1]]}{dot[data[k + 2]]}{dot[data[k + 3]]}{_ZERO_SLASH[bits]}")
+            k += 4
+        else:
+            j = k + 1 + table[bits]
+            q = data[k + 1 : j] + _ZEROS4
+            append(f"{dot[q[0]]}{dot[q[1]]}{dot[q[2]]}{_OCTET[q[3]]}{_SLASH[bits]}")
+            k = j
+    if k != end:
+        raise _Plain
+    return out
+
+
+def _v6_texts(data: bytes, k: int, end: int) -> list[str]:
+    """Text of the IPv6 prefixes in ``data[k:end]``; raises _Plain if they do not fit (or
+    ValueError: a length over 128 makes an address of more than 16 octets)."""
+    out: list[str] = []
+    append = out.append
+    table = NBYTES_V6
+    while k < end:
+        bits = data[k]
+        j = k + 1 + table[bits]
+        append(_ntop(_AF_INET6, data[k + 1 : j].ljust(16, b"\0")) + _SLASH[bits])
+        k = j
+    if k != end:
+        raise _Plain
+    return out
+
+
+def decode_full(dec: UpdateDecoder, data: bytes, start: int = 0, end: int = -1) -> FullUpdate:
+    """Decode the UPDATE at ``data[start:end]`` (header included) in full, with the
+    session's decoder ``dec`` (whose caches of checked attributes and next hops it shares).
+    Raises what :meth:`UpdateDecoder.decode` raises."""
+    if end < 0:
+        end = len(data)
+    i = start + 19
+    if i + 4 > end or not dec._v4_inline:
+        return full_update(dec.decode(data, start, end), dec.ctx)
+    we = i + 2 + ((data[i] << 8) | data[i + 1])
+    ab = we + 2
+    ae = ab + ((data[we] << 8) | data[we + 1]) if ab <= end else end + 1
+    if ae > end:
+        return full_update(dec.decode(data, start, end), dec.ctx)
+    try:
+        withdrawn = _v4_texts(data, i + 2, we) if we > i + 2 else None
+        nlri = _v4_texts(data, ae, end) if end > ae else None
+    except (_Plain, IndexError):
+        return full_update(dec.decode(data, start, end), dec.ctx)
+    if ae == ab:  # no attributes: a plain withdrawal, or something the plain path judges
+        if withdrawn is None or nlri is not None:
+            return full_update(dec.decode(data, start, end), dec.ctx)
+        return _new_full(FullUpdate, ({}, {IPV4_UNICAST: withdrawn}, {}, _NO_HOPS, _NO_ERRORS, None, None))
+    code = data[ab + 1] if ae - ab >= 3 else 0
+    if code != _MP_REACH and code != _MP_UNREACH:
+        block = data[ab:ae]
+        values = dec._full.get(block)
+        if values is None:
+            values = _learn(dec, block)
+            if values is None or block not in dec._full:
+                return full_update(dec.decode(data, start, end), dec.ctx)
+        if nlri is None:  # a withdrawal with attributes: the plain path says what it means
+            return full_update(dec.decode(data, start, end), dec.ctx)
+        return _new_full(
+            FullUpdate,
+            (
+                {IPV4_UNICAST: nlri},
+                {IPV4_UNICAST: withdrawn} if withdrawn is not None else {},
+                values,
+                _NO_HOPS,
+                _NO_ERRORS,
+                None,
+                None,
+            ),
+        )
+    # an MP attribute first, as most speakers send it: the rest is an ordinary set
+    flags = data[ab]
+    if flags & _EXTENDED:
+        vs = ab + 4
+        ve = vs + ((data[ab + 2] << 8) | data[ab + 3]) if vs <= ae else ae + 1
+    else:
+        vs = ab + 3
+        ve = vs + data[ab + 2]
+    if ve > ae or flags & 0xC0 != 0x80 or ve - vs < 3:
+        return full_update(dec.decode(data, start, end), dec.ctx)
+    fam = BY_KEY.get(((data[vs] << 8) | data[vs + 1], data[vs + 2]))
+    if fam is None or fam in dec.ctx.addpath_rx:  # a family without a codec, or ADD-PATH
+        return full_update(dec.decode(data, start, end), dec.ctx)
+    codec = CODECS[fam]
+    if ve < ae:
+        rest = data[ve:ae]
+        values = dec._full_mp.get(rest)
+        if values is None:
+            values = dec._full.get(rest)
+            if values is None:
+                values = _learn(dec, rest)
+    else:  # the MP attribute alone: a withdrawal
+        values = {} if code == _MP_UNREACH else None
+    v6 = codec.address_len == 16
+    hops = _NO_HOPS
+    try:
+        if values is None or (nlri is not None and "next_hop" not in values):
+            raise _Plain  # a mandatory attribute missing, or a set only the plain path takes
+        if code == _MP_REACH:
+            if ve - vs < 5:
+                raise _Plain
+            nh_len = data[vs + 3]
+            if v6:
+                if nh_len != 16 and nh_len != 32:
+                    raise _Plain
+            elif nh_len != 4 and not (nh_len in (16, 32) and fam in dec.ctx.extended_nexthop):
+                raise _Plain
+            k = vs + 5 + nh_len
+            if k > ve:
+                raise _Plain
+            prefixes = _v6_texts(data, k, ve) if v6 else _v4_texts(data, k, ve)
+            known = dec._next_hops
+            hop = data[vs + 4 : vs + 4 + nh_len]
+            found = known.get(hop)
+            if found is None:
+                found = _addresses(hop)
+                if len(known) >= _NEXT_HOPS_LIMIT:
+                    known.clear()
+                known[hop] = found
+            hops = found
+            announced = _merged(IPV4_UNICAST, nlri, fam, prefixes)
+            withdrawn_out = {IPV4_UNICAST: withdrawn} if withdrawn is not None else {}
+        else:
+            prefixes = _v6_texts(data, vs + 3, ve) if v6 else _v4_texts(data, vs + 3, ve)
+            if not prefixes and withdrawn is None and nlri is None:
+                raise _Plain  # End-of-RIB, or nearly: the plain path tells
+            announced = {IPV4_UNICAST: nlri} if nlri is not None else {}
+            withdrawn_out = _merged(IPV4_UNICAST, withdrawn, fam, prefixes)
+    except (_Plain, IndexError, ValueError):
+        return full_update(dec.decode(data, start, end), dec.ctx)
+    return _new_full(FullUpdate, (announced, withdrawn_out, values, hops, _NO_ERRORS, None, None))
+
+
+def _learn(dec: UpdateDecoder, block: bytes) -> dict[str, Any] | None:
+    """The typed values of a block not seen before, if its every attribute is known and
+    valid (checked and decoded in one walk) and ORIGIN and AS_PATH are among them: filed in
+    ``dec._full``, or ``dec._full_mp`` without NEXT_HOP. None (nothing filed) for a block
+    only the plain path takes."""
+    found = dec._known.scan(block)
+    if found is None:
+        return None
+    mandatory, values = found
+    if mandatory == HAS_ALL:
+        dec._full[block] = values
+    elif mandatory == HAS_ORIGIN_AS_PATH:
+        dec._full_mp[block] = values
+    else:
+        return None
+    return values
+
+
+def _merged(first: Family, texts: list[str] | None, fam: Family, more: list[str]) -> dict[Family, list[str]]:
+    """Prefixes per family, as :meth:`Update.announced` / :meth:`Update.withdrawals` put
+    the classic field's and the MP attribute's together (empty lists left out)."""
+    if texts is None:
+        return {fam: more} if more else {}
+    if not more:
+        return {first: texts}
+    if fam == first:
+        return {first: texts + more}
+    return {first: texts, fam: more}
