@@ -34,8 +34,9 @@ def decode_full(data: bytes) -> int:
         if type(msg) is FullUpdate:
             for texts in msg.announced.values():
                 n += len(texts)
-            for texts in msg.withdrawn.values():
-                n += len(texts)
+            if msg.withdrawn:
+                for texts in msg.withdrawn.values():
+                    n += len(texts)
     return n
 
 

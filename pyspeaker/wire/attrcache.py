@@ -26,6 +26,13 @@ from .values import VALUE_DECODERS, WORDS, sequence_path
 
 # type code -> name in AttrSet.values() ("": never in the cache)
 NAMES: Final = tuple(VALUE_DECODERS[code][0] if code in VALUE_DECODERS else "" for code in range(256))
+_EXTENDED: Final = c.FLAG_EXTENDED
+
+
+def _short_flags(allowed: int) -> bytes:
+    """Octet ``f`` is 1 where bit ``f`` of ``allowed`` is set and ``f`` has no Extended
+    Length bit."""
+    return bytes((allowed >> f) & 1 if not f & _EXTENDED else 0 for f in range(256))
 
 
 class AttrCache:
@@ -36,9 +43,10 @@ class AttrCache:
     def __init__(self, rules: FastRules, limit: int = 16384) -> None:
         self._rules = rules
         self._known: dict[bytes, Any] = {}  # attribute bytes -> typed value (never None)
-        # the flag octets allowed for the two attributes scan() decodes itself (bit per octet)
-        self._path_flags = rules[c.AS_PATH][0] if c.AS_PATH in rules else 0
-        self._comm_flags = rules[c.COMMUNITIES][0] if c.COMMUNITIES in rules else 0
+        # the flag octets allowed for the two attributes scan() decodes itself, without
+        # Extended Length: a table indexed by the flags octet (1: allowed)
+        self._path_flags = _short_flags(rules[c.AS_PATH][0] if c.AS_PATH in rules else 0)
+        self._comm_flags = _short_flags(rules[c.COMMUNITIES][0] if c.COMMUNITIES in rules else 0)
         self.limit = limit
 
     def __len__(self) -> int:
@@ -62,7 +70,7 @@ class AttrCache:
                 flags = block[i]
                 code = block[i + 1]
                 count += 1
-                if code == 2 and not flags & c.FLAG_EXTENDED and (path_ok >> flags) & 1:  # 2: AS_PATH
+                if code == 2 and path_ok[flags]:  # 2: AS_PATH
                     # AS_PATH, nearly always new: its usual form (one AS_SEQUENCE, what
                     # fast_scan accepts of it) checked and decoded here, not filed
                     start = i + 3
@@ -80,15 +88,7 @@ class AttrCache:
                 value = get(piece)
                 if value is None:
                     size = end - i - 3
-                    if (
-                        code == 8
-                        and size
-                        and not size & 3
-                        and size < 1024
-                        and end <= n
-                        and not flags & c.FLAG_EXTENDED
-                        and (comm_ok >> flags) & 1
-                    ):
+                    if code == 8 and size and not size & 3 and size < 1024 and end <= n and comm_ok[flags]:
                         # 8: COMMUNITIES, often new too, in its usual form
                         value = known[piece] = WORDS[size >> 2].unpack_from(block, i + 3)
                         if len(known) >= self.limit:
@@ -97,7 +97,7 @@ class AttrCache:
                         value = self._learn(block, i, piece)
                     if value is None:
                         return None
-                    if flags & c.FLAG_EXTENDED:
+                    if flags & _EXTENDED:
                         end = i + 4 + ((block[i + 2] << 8) | block[i + 3])
                 out[names[code]] = value
                 i = end

@@ -104,14 +104,14 @@ def _v4_texts(data: bytes, k: int, end: int) -> list[str]:
     out: list[str] = []
     append = out.append
     dot = _DOT
-    table = NBYTES_V4
+    zero_slash = _ZERO_SLASH
     while k < end:
         bits = data[k]
         if 16 < bits <= 24:  # three octets, the usual case
-            append(f"{dot[data[k + 1]]}{dot[data[k + 2]]}{dot[data[k + 3]]}{_ZERO_SLASH[bits]}")
+            append(f"{dot[data[k + 1]]}{dot[data[k + 2]]}{dot[data[k + 3]]}{zero_slash[bits]}")
             k += 4
         else:
-            j = k + 1 + table[bits]
+            j = k + 1 + NBYTES_V4[bits]
             q = data[k + 1 : j] + _ZEROS4
             append(f"{dot[q[0]]}{dot[q[1]]}{dot[q[2]]}{_OCTET[q[3]]}{_SLASH[bits]}")
             k = j
@@ -126,10 +126,12 @@ def _v6_texts(data: bytes, k: int, end: int) -> list[str]:
     out: list[str] = []
     append = out.append
     table = NBYTES_V6
+    ntop = _ntop
+    slash = _SLASH
     while k < end:
         bits = data[k]
         j = k + 1 + table[bits]
-        append(_ntop(_AF_INET6, data[k + 1 : j].ljust(16, b"\0")) + _SLASH[bits])
+        append(ntop(_AF_INET6, data[k + 1 : j].ljust(16, b"\0")) + slash[bits])
         k = j
     if k != end:
         raise _Plain

@@ -59,8 +59,9 @@ class Decoder:
         max_len = self.ctx.max_message_len
         update = self.updates.decode
         marker = c.MARKER
+        update_type = c.UPDATE
         while pos < size:
-            if size - pos >= 19 and data[pos + 18] == c.UPDATE:
+            if size - pos >= 19 and data[pos + 18] == update_type:
                 length = (data[pos + 16] << 8) | data[pos + 17]
                 end = pos + length
                 if 23 <= length <= max_len and end <= size and data[pos : pos + 16] == marker:
@@ -83,8 +84,9 @@ class Decoder:
         updates = self.updates
         full = decode_full
         marker = c.MARKER
+        update_type = c.UPDATE
         while pos < size:
-            if size - pos >= 19 and data[pos + 18] == c.UPDATE:
+            if size - pos >= 19 and data[pos + 18] == update_type:
                 length = (data[pos + 16] << 8) | data[pos + 17]
                 end = pos + length
                 if 23 <= length <= max_len and end <= size and data[pos : pos + 16] == marker:
