@@ -94,6 +94,9 @@ _EXTENDED: Final = 0x10
 _MP_REACH: Final = 14
 _MP_UNREACH: Final = 15
 _NO_HOPS: tuple[Address, ...] = ()
+# in UpdateDecoder._full / _full_mp: a block the fast path leaves to the plain one
+# (compared by identity; never handed out)
+_PLAIN: Final[dict[str, Any]] = {}
 _NO_ERRORS: tuple[AttrError, ...] = ()
 
 
@@ -166,10 +169,9 @@ def decode_full(dec: UpdateDecoder, data: bytes, start: int = 0, end: int = -1) 
         block = data[ab:ae]
         values = dec._full.get(block)
         if values is None:
-            values = _learn(dec, block)
-            if values is None or block not in dec._full:
-                return full_update(dec.decode(data, start, end), dec.ctx)
-        if nlri is None:  # a withdrawal with attributes: the plain path says what it means
+            _learn(dec, block)
+            values = dec._full[block]
+        if values is _PLAIN or nlri is None:  # (no NLRI: a withdrawal with attributes)
             return full_update(dec.decode(data, start, end), dec.ctx)
         return _new_full(
             FullUpdate,
@@ -203,14 +205,15 @@ def decode_full(dec: UpdateDecoder, data: bytes, start: int = 0, end: int = -1) 
         if values is None:
             values = dec._full.get(rest)
             if values is None:
-                values = _learn(dec, rest)
+                _learn(dec, rest)
+                values = dec._full_mp.get(rest) or dec._full[rest]
     else:  # the MP attribute alone: a withdrawal
-        values = {} if code == _MP_UNREACH else None
+        values = {} if code == _MP_UNREACH else _PLAIN
     v6 = codec.address_len == 16
     hops = _NO_HOPS
     try:
-        if values is None or (nlri is not None and "next_hop" not in values):
-            raise _Plain  # a mandatory attribute missing, or a set only the plain path takes
+        if values is _PLAIN or (nlri is not None and "next_hop" not in values):
+            raise _Plain  # a set only the plain path takes, or NEXT_HOP missing
         if code == _MP_REACH:
             if ve - vs < 5:
                 raise _Plain
@@ -246,22 +249,20 @@ def decode_full(dec: UpdateDecoder, data: bytes, start: int = 0, end: int = -1) 
     return _new_full(FullUpdate, (announced, withdrawn_out, values, hops, _NO_ERRORS, None, None))
 
 
-def _learn(dec: UpdateDecoder, block: bytes) -> dict[str, Any] | None:
-    """The typed values of a block not seen before, if its every attribute is known and
-    valid (checked and decoded in one walk) and ORIGIN and AS_PATH are among them: filed in
-    ``dec._full``, or ``dec._full_mp`` without NEXT_HOP. None (nothing filed) for a block
-    only the plain path takes."""
+def _learn(dec: UpdateDecoder, block: bytes) -> None:
+    """File a block not seen before. Its typed values go to ``dec._full`` if its every
+    attribute is known and valid (checked and decoded in one walk) and ORIGIN, AS_PATH and
+    NEXT_HOP are among them, to ``dec._full_mp`` with ORIGIN and AS_PATH only (_PLAIN in
+    ``dec._full``: an IPv4 NLRI cannot take it); any other block is _PLAIN in both, so the
+    plain path takes it at once the next time it comes."""
     found = dec._known.scan(block)
-    if found is None:
-        return None
-    mandatory, values = found
-    if mandatory == HAS_ALL:
-        dec._full[block] = values
-    elif mandatory == HAS_ORIGIN_AS_PATH:
-        dec._full_mp[block] = values
+    if found is None or found[0] & HAS_ORIGIN_AS_PATH != HAS_ORIGIN_AS_PATH:
+        dec._full[block] = dec._full_mp[block] = _PLAIN
+    elif found[0] == HAS_ALL:
+        dec._full[block] = found[1]
     else:
-        return None
-    return values
+        dec._full_mp[block] = found[1]
+        dec._full[block] = _PLAIN
 
 
 def _merged(first: Family, texts: list[str] | None, fam: Family, more: list[str]) -> dict[Family, list[str]]:

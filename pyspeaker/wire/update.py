@@ -365,7 +365,8 @@ class UpdateDecoder:
         self._eager = False  # True once something asked for a set's attributes, errors or disposition
         self._next_hops: NextHops = {}
         # block -> typed values, for pyspeaker.wire.full: sets with ORIGIN, AS_PATH and
-        # NEXT_HOP, and (_full_mp) those with ORIGIN and AS_PATH only
+        # NEXT_HOP, and (_full_mp) those with ORIGIN and AS_PATH only; full._PLAIN marks a
+        # block left to the plain path
         self._full: dict[bytes, dict[str, Any]] = {}
         self._full_mp: dict[bytes, dict[str, Any]] = {}
         self._v4_table = NBYTES_V4

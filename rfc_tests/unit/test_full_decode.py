@@ -32,6 +32,7 @@ from pyspeaker.wire import (
     NotificationError,
     Update,
 )
+from pyspeaker.wire.attrcache import AttrCache
 from pyspeaker.wire.full import FullUpdate, full_update
 from rfc_tests.conftest import EXT, OPT, OPT_TRANS, WK, attr
 from rfc_tests.unit.strategies import valid_updates
@@ -200,6 +201,28 @@ def test_usual_updates_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> No
     assert calls == []
     list(Decoder(Context()).iter_full(message()))  # End-of-RIB: the plain path's
     assert len(calls) == 1
+
+
+def test_a_set_the_fast_path_leaves_is_checked_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    scans: list[bytes] = []
+    real = AttrCache.scan
+
+    def counted(self: AttrCache, block: bytes) -> Any:
+        scans.append(block)
+        return real(self, block)
+
+    monkeypatch.setattr(AttrCache, "scan", counted)
+    unknown = attr(OPT_TRANS, 99, b"kept")  # an unknown optional attribute: the plain path's
+    v4 = [message(attrs=BASE + unknown, nlri=pfx(f"10.{n}.0.0/16")) for n in range(5)]
+    v6 = [message(attrs=reach(2, 1, NH6, pfx(f"2001:db8:{n}::/48")) + BASE_MP + unknown) for n in range(5)]
+    dec = Decoder(Context())
+    results = list(dec.iter_full(v4[0] + v6[0]))
+    first = len(scans)
+    assert first >= 2
+    results += dec.iter_full(b"".join(v4[1:] + v6[1:]))
+    assert len(scans) == first  # the sets were not checked again
+    assert [len(r.announced) for r in results] == [1] * 10
+    assert all(r.values["unknown"] == ((OPT_TRANS, 99, b"kept"),) for r in results)
 
 
 # -- what a full decode says --------------------------------------------------------------------
