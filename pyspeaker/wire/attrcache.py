@@ -17,6 +17,7 @@ so a stream of unique attributes cannot grow it without bound.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Final
 
 from . import constants as c
@@ -29,9 +30,10 @@ NAMES: Final = tuple(VALUE_DECODERS[code][0] if code in VALUE_DECODERS else "" f
 _EXTENDED: Final = c.FLAG_EXTENDED
 
 
+@functools.cache
 def _short_flags(allowed: int) -> bytes:
     """Octet ``f`` is 1 where bit ``f`` of ``allowed`` is set and ``f`` has no Extended
-    Length bit."""
+    Length bit. (Made once per mask: a reflector makes a cache per session.)"""
     return bytes((allowed >> f) & 1 if not f & _EXTENDED else 0 for f in range(256))
 
 

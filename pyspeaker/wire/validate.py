@@ -222,7 +222,18 @@ def fast_rules(ctx: Context) -> FastRules:
     """code -> (allowed flags mask, kind, parameter, mandatory bit) for this session.
     Attributes whose handling depends on the session beyond that (everything on a 2-octet
     AS session, LOCAL_PREF and RR attributes from eBGP, AS4_*) are left out: a block that
-    holds one takes the full parse."""
+    holds one takes the full parse. One table per kind of session, shared: read only."""
+    key = (ctx.asn4, ctx.ibgp)
+    rules = _RULES.get(key)
+    if rules is None:
+        rules = _RULES[key] = _fast_rules(ctx)
+    return rules
+
+
+_RULES: dict[tuple[bool, bool], FastRules] = {}
+
+
+def _fast_rules(ctx: Context) -> FastRules:
     if not ctx.asn4:
         return {}
     rules = {
