@@ -200,6 +200,7 @@ def _result(
                     "expected": want,
                     "agree": count == want,
                     "seconds_median": med,
+                    "seconds": [round(t, 4) for t in times],
                     "runs": len(times),
                     "prefixes_per_s": count / med,
                     "messages_per_s": (messages if op == "decode" else None) and messages / med,
