@@ -27,7 +27,7 @@ from .context import Context
 from .errors import AttrError, Disposition
 from .family import BY_KEY, CODECS, IPV4_UNICAST, Family
 from .prefix import NBYTES_V4, NBYTES_V6, to_text
-from .update import _NEXT_HOPS_LIMIT, Update, UpdateDecoder, _addresses
+from .update import Update, UpdateDecoder, known_addresses
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -227,15 +227,7 @@ def decode_full(dec: UpdateDecoder, data: bytes, start: int = 0, end: int = -1) 
             if k > ve:
                 raise _Plain
             prefixes = _v6_texts(data, k, ve) if v6 else _v4_texts(data, k, ve)
-            known = dec._next_hops
-            hop = data[vs + 4 : vs + 4 + nh_len]
-            found = known.get(hop)
-            if found is None:
-                found = _addresses(hop)
-                if len(known) >= _NEXT_HOPS_LIMIT:
-                    known.clear()
-                known[hop] = found
-            hops = found
+            hops = known_addresses(dec._next_hops, data[vs + 4 : vs + 4 + nh_len])
             announced = _merged(IPV4_UNICAST, nlri, fam, prefixes)
             withdrawn_out = {IPV4_UNICAST: withdrawn} if withdrawn is not None else {}
         else:

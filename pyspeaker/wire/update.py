@@ -47,6 +47,17 @@ def _addresses(nh: bytes) -> tuple[Address, ...]:
     return ()
 
 
+def known_addresses(known: NextHops, nh: bytes) -> tuple[Address, ...]:
+    """The addresses of next hop ``nh``, decoded once per session (``known``: its cache)."""
+    hops = known.get(nh)
+    if hops is None:
+        hops = _addresses(nh)
+        if len(known) >= _NEXT_HOPS_LIMIT:
+            known.clear()
+        known[nh] = hops
+    return hops
+
+
 class MpReach:
     """The MP_REACH_NLRI of one UPDATE: family, next hop (raw) and wire-form prefixes.
     ``known`` is the decoding session's table of next hops already turned into addresses
@@ -62,17 +73,10 @@ class MpReach:
 
     def next_hops(self) -> list[Address]:
         """The next hop addresses: one, or global + link-local for a 32-octet IPv6 next hop."""
-        nh = self.next_hop
         known = self._known
         if known is None:
-            return list(_addresses(nh))
-        hops = known.get(nh)
-        if hops is None:
-            hops = _addresses(nh)
-            if len(known) >= _NEXT_HOPS_LIMIT:
-                known.clear()
-            known[nh] = hops
-        return list(hops)
+            return list(_addresses(self.next_hop))
+        return list(known_addresses(known, self.next_hop))
 
 
 Checked = tuple[tuple[AttrError, ...], Disposition | None]
