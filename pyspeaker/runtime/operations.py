@@ -31,6 +31,7 @@ from ..wire.values import AsPath, community_text, large_community_text, parse_co
 from .stats import LastNotification
 
 if TYPE_CHECKING:
+    from ..export.groups import Bucket
     from .peer import PeerRunner
     from .speaker import Speaker
 
@@ -223,16 +224,18 @@ def _attr_values(fam: Family, attrs: AttrSet, nh: bytes, source: Source | None) 
 
 
 def path_values(
-    fam: Family, prefix: bytes, path: Path, cache: dict[int, dict[str, Any]] | None = None
+    fam: Family, prefix: bytes, path: Path, cache: dict[Path, dict[str, Any]] | None = None
 ) -> dict[str, Any]:
-    """One route of the RIB. ``cache`` (id(path) -> values, for the length of one call, while
-    the paths are alive) makes a table of many prefixes per Path cost one dict copy each."""
-    base = cache.get(id(path)) if cache is not None else None
+    """One route of the RIB. ``cache`` (path -> values, kept by the caller for one listing)
+    makes a table of many prefixes per Path cost one dict copy each. It holds the paths
+    themselves, not their ids: a listing gives the event loop turns, and a path freed meanwhile
+    must not lend its id, and so its values, to a new one."""
+    base = cache.get(path) if cache is not None else None
     if base is None:
         base = _attr_values(fam, path.attrs, path.nh, path.source)
         base["llgr_stale"] = path.llgr
         if cache is not None:
-            cache[id(path)] = base
+            cache[path] = base
     out: dict[str, Any] = {"prefix": to_text(prefix, CODECS[fam].address_len)}
     out.update(base)
     return out
@@ -329,7 +332,7 @@ def _adj_in(sp: Speaker, fam: Family, st: PeerState | None, prefix: str | None) 
     table: dict[bytes, Path] = dict(st.stale.get(fam, {}))
     table.update(st.adj_in.get(fam, {}))
     keys = _lookup(table, fam, prefix) if prefix is not None else sorted(table, key=_order)
-    cache: dict[int, dict[str, Any]] = {}
+    cache: dict[Path, dict[str, Any]] = {}
     for key in keys:
         path = table[key]
         v = path_values(fam, key, path, cache)
@@ -344,7 +347,7 @@ def _loc(sp: Speaker, fam: Family, st: PeerState | None, prefix: str | None) -> 
         return
     stale = _Stale(sp, fam)
     keys = _lookup(loc.routes, fam, prefix) if prefix is not None else sorted(loc.routes, key=_order)
-    paths: dict[int, dict[str, Any]] = {}
+    paths: dict[Path, dict[str, Any]] = {}
     for key in keys:
         cands = loc.candidates(key)
         reason = best_with_reason(cands, loc.always_compare_med)[1] if cands else ""
@@ -373,15 +376,15 @@ def _adj_out(sp: Speaker, fam: Family, st: PeerState | None, prefix: str | None)
     keys = _lookup(where, fam, prefix) if prefix is not None else sorted(where, key=_order)
     ctx = Context(asn4=group.view.asn4)
     alen = CODECS[fam].address_len
-    decoded: dict[int, dict[str, Any]] = {}
+    decoded: dict[Bucket, dict[str, Any]] = {}  # by the bucket itself (see path_values)
     for key in keys:
         b = where.get(key)
         if b is None or b.source is st.source:
             continue  # never sent back to the peer it came from
-        base = decoded.get(id(b))
+        base = decoded.get(b)
         if base is None:
             attrs = parse_block(b.out.attrs, ctx).attrs if not group.view.asn4 else AttrSet(b.out.attrs)
-            base = decoded[id(b)] = _attr_values(fam, attrs, b.out.nh, b.source)
+            base = decoded[b] = _attr_values(fam, attrs, b.out.nh, b.source)
         v: dict[str, Any] = {"prefix": to_text(key, alen)}
         v.update(base)
         v["pending"] = key in member.dirty or member.dump is not None
@@ -534,7 +537,7 @@ class RouteFeed:
         if loc is None or fam not in CODECS:
             return
         alen = CODECS[fam].address_len
-        cache: dict[int, dict[str, Any]] = {}
+        cache: dict[Path, dict[str, Any]] = {}
         for key in prefixes:
             path = loc.best(key)
             if path is None:
