@@ -117,7 +117,7 @@ class PeerStats:
 class OutCounter:
     """Counts the messages in one connection's outgoing byte stream by type, however the
     stream is cut into writes: it reads two length bytes and one type byte per message. (The
-    routing core's UPDATEs, most of the bytes, are counted apart: see PeerRunner.write.)"""
+    routing core's UPDATEs, most of the bytes, are counted apart: see _Link.write_updates.)"""
 
     __slots__ = ("_counts", "_head", "_skip")
 
@@ -127,9 +127,7 @@ class OutCounter:
         self._head = b""  # the start of a header cut by the end of the previous write
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
-        self._walk(data, self._counts)
-
-    def _walk(self, data: bytes | bytearray | memoryview, counts: dict[int, int]) -> None:
+        counts = self._counts
         n = len(data)
         pos = self._skip
         if self._head:
