@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
+from typing import TypeVar
 
 from . import constants as c
 from .attrs import Interner
@@ -22,6 +24,7 @@ from .update import Update, UpdateDecoder
 Message = Open | Update | Notification | Keepalive | RouteRefresh
 
 _KEEPALIVE = Keepalive()
+U = TypeVar("U")
 
 
 class Decoder:
@@ -54,10 +57,19 @@ class Decoder:
 
     def iter_decode(self, data: bytes) -> Iterator[Message]:
         """Decode a byte string of concatenated messages, one message at a time."""
+        return self._messages(data, self.updates.decode)
+
+    def iter_full(self, data: bytes) -> Iterator[Message | FullUpdate]:
+        """Like :meth:`iter_decode`, but every UPDATE decoded in full: a
+        :class:`~pyspeaker.wire.full.FullUpdate`, its prefixes as text and its attributes as
+        typed values, RFC 7606 applied."""
+        return self._messages(data, partial(decode_full, self.updates))
+
+    def _messages(self, data: bytes, update: Callable[[bytes, int, int], U]) -> Iterator[Message | U]:
+        """The messages of ``data``, every UPDATE made by ``update(data, start, end)``."""
         pos = 0
         size = len(data)
         max_len = self.ctx.max_message_len
-        update = self.updates.decode
         marker = c.MARKER
         update_type = c.UPDATE
         while pos < size:
@@ -70,32 +82,8 @@ class Decoder:
                     continue
             # anything else, including every malformed header, takes the careful path
             for msg_type, start, stop in iter_frames(data[pos : pos + max_len + 19], max_len):
-                yield self.decode_one(msg_type, data, pos + start, pos + stop)
-                pos += stop - start
-                break
-
-    def iter_full(self, data: bytes) -> Iterator[Message | FullUpdate]:
-        """Like :meth:`iter_decode`, but every UPDATE decoded in full: a
-        :class:`~pyspeaker.wire.full.FullUpdate`, its prefixes as text and its attributes as
-        typed values, RFC 7606 applied."""
-        pos = 0
-        size = len(data)
-        max_len = self.ctx.max_message_len
-        updates = self.updates
-        full = decode_full
-        marker = c.MARKER
-        update_type = c.UPDATE
-        while pos < size:
-            if size - pos >= 19 and data[pos + 18] == update_type:
-                length = (data[pos + 16] << 8) | data[pos + 17]
-                end = pos + length
-                if 23 <= length <= max_len and end <= size and data[pos : pos + 16] == marker:
-                    yield full(updates, data, pos, end)
-                    pos = end
-                    continue
-            for msg_type, start, stop in iter_frames(data[pos : pos + max_len + 19], max_len):
-                if msg_type == c.UPDATE:
-                    yield full(updates, data, pos + start, pos + stop)
+                if msg_type == update_type:
+                    yield update(data, pos + start, pos + stop)
                 else:
                     yield self.decode_one(msg_type, data, pos + start, pos + stop)
                 pos += stop - start
