@@ -238,7 +238,7 @@ def apply(sp: Speaker, p: Plan) -> dict[str, Any]:
         if r.template.password and all(x.network != r.network for x in new.listen_ranges):
             for listener in sp.listeners:
                 listener.set_range_password(str(r.network), None)
-    sp._listener_settings(new)
+    sp.apply_listener_settings(new)
     for address, runner in list(sp.peers.items()):
         if runner.dynamic and new.listen_range(address) is None:
             runner.stop(_deconfigured(runner))

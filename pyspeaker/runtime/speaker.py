@@ -162,7 +162,7 @@ class Speaker:
             if n.password:
                 for listener in self.listeners:
                     listener.set_password(str(n.address), n.password)
-        self._listener_settings(self.config)
+        self.apply_listener_settings(self.config)
         for listener in self.listeners:
             listener.start()
         for n in self.config.neighbors:
@@ -183,7 +183,7 @@ class Speaker:
         self.metrics_server = MetricsServer(self, str(m.address), m.port, m.path)
         await self.metrics_server.start()
 
-    def _listener_settings(self, config: Config) -> None:
+    def apply_listener_settings(self, config: Config) -> None:
         """The listen ranges' TCP-MD5 keys, and GTSM's TTL 255 if any neighbor or range uses
         it, on every listening socket (at start, and again after a reload)."""
         for lr in config.listen_ranges:
