@@ -12,6 +12,7 @@ from pyspeaker.runtime.speaker import Speaker
 from pyspeaker.runtime.stats import OutCounter, PeerStats, notification_text
 from pyspeaker.wire.notification import Notification
 from rfc_tests.conftest import KEEPALIVE, T_NOTIFICATION, T_OPEN, T_ROUTE_REFRESH, message, update
+from rfc_tests.loopback import reflector_toml
 from rfc_tests.rawpeer import RawPeer
 
 STREAM = [
@@ -124,19 +125,7 @@ async def test_runner_counts_a_real_session() -> None:
         await speaker.stop()
 
 
-RR = """
-[global]
-asn = 65000
-router_id = "10.255.0.1"
-listen = ["127.0.0.1"]
-port = 0
-
-[[listen_range]]
-prefix = "127.0.3.0/24"
-remote_as = 65000
-families = ["ipv4-unicast", "ipv6-unicast"]
-rr_client = true
-"""
+RR = reflector_toml("127.0.3.0/24")
 
 
 async def test_routing_core_updates_counted_as_the_peer_receives_them() -> None:

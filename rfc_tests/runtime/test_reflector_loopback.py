@@ -17,20 +17,9 @@ from pyspeaker.runtime.speaker import Speaker
 from pyspeaker.wire.attrs import AttrSet
 from pyspeaker.wire.family import Family
 from pyspeaker.wire.prefix import to_text
+from rfc_tests.loopback import reflector_toml
 
-RR = """
-[global]
-asn = 65000
-router_id = "10.255.0.1"
-listen = ["127.0.0.1"]
-port = 0
-
-[[listen_range]]
-prefix = "127.0.1.0/24"
-remote_as = 65000
-families = ["ipv4-unicast", "ipv6-unicast"]
-rr_client = true
-"""
+RR = reflector_toml("127.0.1.0/24")
 
 
 def client_config(i: int, port: int, net: int = 1) -> str:
@@ -167,7 +156,7 @@ async def _md5_connect(port: int, source: str, key: str) -> bool:
 
 
 async def test_tcp_md5_for_a_whole_listen_range() -> None:
-    rr = Speaker(parse(RR.replace("rr_client = true", 'rr_client = true\npassword = "range-key"'), "rr.toml"))
+    rr = Speaker(parse(reflector_toml("127.0.1.0/24", range_extra='password = "range-key"'), "rr.toml"))
     await rr.start()
     watch = Watch()
     good = Speaker(

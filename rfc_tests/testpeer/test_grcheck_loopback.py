@@ -17,20 +17,9 @@ from pyspeaker.testpeer import grcheck as g
 from pyspeaker.testpeer.grrun import GrCheckConfig, run_check
 from pyspeaker.testpeer.record import Recorder
 from pyspeaker.wire.family import IPV4_UNICAST, IPV6_UNICAST
+from rfc_tests.loopback import reflector_toml
 
-RR = """
-[global]
-asn = 65000
-router_id = "10.255.0.1"
-listen = ["127.0.0.1"]
-port = 0
-
-[[listen_range]]
-prefix = "127.0.6.0/24"
-remote_as = 65000
-families = ["ipv4-unicast", "ipv6-unicast"]
-rr_client = true
-"""
+RR = reflector_toml("127.0.6.0/24")
 
 
 async def test_battery_against_the_speaker() -> None:

@@ -16,20 +16,9 @@ from pyspeaker.runtime.speaker import Speaker
 from pyspeaker.testpeer import GrSpec, Recorder, SessionFailed, TestPeer
 from pyspeaker.wire.family import IPV4_UNICAST, IPV6_UNICAST
 from pyspeaker.wire.open import decode_open
+from rfc_tests.loopback import reflector_toml
 
-RR = """
-[global]
-asn = 65000
-router_id = "10.255.0.1"
-listen = ["127.0.0.1"]
-port = 0
-
-[[listen_range]]
-prefix = "127.0.5.0/24"
-remote_as = 65000
-families = ["ipv4-unicast", "ipv6-unicast"]
-rr_client = true
-"""
+RR = reflector_toml("127.0.5.0/24")
 
 
 class Dut:

@@ -18,20 +18,9 @@ import pytest
 from pyspeaker.config.load import parse
 from pyspeaker.runtime.speaker import Speaker
 from pyspeaker.testpeer import Recorder, pytest_plugin
+from rfc_tests.loopback import reflector_toml
 
-RR = """
-[global]
-asn = 65000
-router_id = "10.255.7.1"
-listen = ["127.0.0.1"]
-port = 0
-
-[[listen_range]]
-prefix = "127.0.7.0/24"
-remote_as = 65000
-families = ["ipv4-unicast", "ipv6-unicast"]
-rr_client = true
-"""
+RR = reflector_toml("127.0.7.0/24", router_id="10.255.7.1")
 
 TESTS = """
 import pytest

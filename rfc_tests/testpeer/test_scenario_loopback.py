@@ -21,23 +21,12 @@ from pyspeaker.testpeer.expect import ExpectationFailed
 from pyspeaker.testpeer.scenario import Lab, run, run_file, run_scenario
 from pyspeaker.testpeer.scenario_file import parse as parse_scenario
 from pyspeaker.wire.family import IPV4_UNICAST
+from rfc_tests.loopback import reflector_toml
 
 TIMEOUT = 20.0
 KEPT, SWEPT = "10.6.1.0/24", "10.6.2.0/24"
 
-RR = """
-[global]
-asn = 65000
-router_id = "10.255.6.1"
-listen = ["127.0.0.1"]
-port = 0
-
-[[listen_range]]
-prefix = "127.0.6.0/24"
-remote_as = 65000
-families = ["ipv4-unicast", "ipv6-unicast"]
-rr_client = true
-"""
+RR = reflector_toml("127.0.6.0/24", router_id="10.255.6.1")
 
 
 @pytest.fixture
