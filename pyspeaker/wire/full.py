@@ -19,14 +19,14 @@ result, errors and exceptions included.
 from __future__ import annotations
 
 import ipaddress
-import socket
 from typing import Any, Final, NamedTuple
 
+from . import constants as c
 from .attrs import HAS_ALL, HAS_ORIGIN_AS_PATH
 from .context import Context
 from .errors import AttrError, Disposition
 from .family import BY_KEY, CODECS, IPV4_UNICAST, Family
-from .prefix import NBYTES_V4, NBYTES_V6, to_text
+from .prefix import _AF_INET6, _DOT, _OCTET, _SLASH, _ZERO_SLASH, _ZEROS4, NBYTES_V4, NBYTES_V6, _ntop, to_text
 from .update import Update, UpdateDecoder, known_addresses
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -83,16 +83,9 @@ class _Plain(Exception):
 
 
 _new_full = tuple.__new__
-_ntop = socket.inet_ntop
-_AF_INET6: Final = socket.AF_INET6
-_DOT: Final = tuple(f"{n}." for n in range(256))
-_OCTET: Final = tuple(str(n) for n in range(256))
-_SLASH: Final = tuple(f"/{n}" for n in range(256))
-_ZERO_SLASH: Final = tuple(f"0/{n}" for n in range(256))
-_ZEROS4: Final = b"\0\0\0\0"
-_EXTENDED: Final = 0x10
-_MP_REACH: Final = 14
-_MP_UNREACH: Final = 15
+_EXTENDED: Final = c.FLAG_EXTENDED
+_MP_REACH: Final = c.MP_REACH_NLRI
+_MP_UNREACH: Final = c.MP_UNREACH_NLRI
 _NO_HOPS: tuple[Address, ...] = ()
 # in UpdateDecoder._full / _full_mp: a block the fast path leaves to the plain one
 # (compared by identity; never handed out)
