@@ -16,6 +16,7 @@ from pyspeaker.fsm import types as ft
 from pyspeaker.runtime.speaker import Speaker
 from pyspeaker.wire import prefix as wprefix
 from pyspeaker.wire.family import IPV4_UNICAST
+from rfc_tests.loopback import until
 
 EMBED = Path(__file__).resolve().parents[2] / "examples" / "embed.py"
 TIMEOUT = 20.0
@@ -78,15 +79,6 @@ class Lines:
                     return line
 
         return await asyncio.wait_for(scan(), TIMEOUT)
-
-
-async def until(ok: Any, what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + TIMEOUT
-    while not ok():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 async def test_embed_announces_while_healthy_and_reports_routes() -> None:

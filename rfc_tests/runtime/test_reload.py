@@ -23,6 +23,7 @@ from pyspeaker.runtime.reload import ReloadError
 from pyspeaker.runtime.speaker import Speaker
 from pyspeaker.wire import IPV4_UNICAST, prefix
 from pyspeaker.wire.notification import CEASE, CEASE_OTHER_CONFIG_CHANGE, CEASE_PEER_DECONFIGURED, Notification
+from rfc_tests.loopback import until
 
 TIMEOUT = 20.0
 S, P1, P2, P3 = "127.0.8.1", "127.0.8.2", "127.0.8.3", "127.0.8.4"
@@ -112,15 +113,6 @@ def routes_at(sp: Speaker) -> set[str]:
     if loc is None:
         return set()
     return {prefix.to_text(p, 4) for p, _ in loc.items() if _.source.address}
-
-
-async def until(ok: Callable[[], bool], what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + TIMEOUT
-    while not ok():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 class Lab:
