@@ -9,7 +9,7 @@ from typing import TypeVar
 from . import constants as c
 from .attrs import Interner
 from .context import DEFAULT, Context
-from .framing import iter_frames
+from .framing import UPDATE_HEADERS, iter_frames
 from .full import FullUpdate, decode_full
 from .notification import (
     Keepalive,
@@ -70,16 +70,14 @@ class Decoder:
         pos = 0
         size = len(data)
         max_len = self.ctx.max_message_len
-        marker = c.MARKER
         update_type = c.UPDATE
+        usual = UPDATE_HEADERS.get
         while pos < size:
-            if size - pos >= 19 and data[pos + 18] == update_type:
-                length = (data[pos + 16] << 8) | data[pos + 17]
-                end = pos + length
-                if 23 <= length <= max_len and end <= size and data[pos : pos + 16] == marker:
-                    yield update(data, pos, end)
-                    pos = end
-                    continue
+            length = usual(data[pos : pos + 19])
+            if length is not None and (end := pos + length) <= size:
+                yield update(data, pos, end)
+                pos = end
+                continue
             # anything else, including every malformed header, takes the careful path
             for msg_type, start, stop in iter_frames(data[pos : pos + max_len + 19], max_len):
                 if msg_type == update_type:

@@ -23,6 +23,7 @@ from .prefix import NBYTES_V4, TABLES, PrefixError, split, split_addpath, to_tex
 from .validate import fast_rules
 
 _EMPTY: list[bytes] = []
+_new = object.__new__
 _MANDATORY_NAMES = ((1, "ORIGIN"), (2, "AS_PATH"), (4, "NEXT_HOP"))
 _CLEAN: tuple[tuple[AttrError, ...], Disposition | None] = ((), None)
 # Attribute type codes a new block is looked at for (in UpdateDecoder._entry): the MP
@@ -451,7 +452,11 @@ class UpdateDecoder:
                 i += 4 + ((block[i + 2] << 8) | block[i + 3])
             else:
                 i += 3 + block[i + 2]
-        entry = Entry(block, self)
+        entry = _new(Entry)  # (without __init__, as in decode)
+        entry.block = block
+        entry.owner = self
+        entry.attrs = None
+        entry.checked = _CLEAN
         self._blocks[block] = entry
         return entry
 
@@ -494,33 +499,46 @@ class UpdateDecoder:
         block = data[ab:ae]
         blocks = self._blocks
         entry = blocks.get(block)
-        if entry is not None:  # the common case: an attribute set seen before, no MP attributes
-            return Update(withdrawn, nlri, entry)
-        code = data[ab + 1] if ae - ab >= 3 else 0
-        if code == c.MP_REACH_NLRI or code == c.MP_UNREACH_NLRI:
-            # MP attribute first, as most speakers send it: the rest is an ordinary set
-            flags = data[ab]
-            if flags & c.FLAG_EXTENDED:
-                vs = ab + 4
-                ve = vs + ((data[ab + 2] << 8) | data[ab + 3]) if vs <= ae else ae + 1
-            else:
-                vs = ab + 3
-                ve = vs + data[ab + 2]
-            if ve <= ae and flags & 0xC0 == c.FLAG_OPTIONAL:
-                rest = data[ve:ae]
-                found: Entry | AttrSet | ParsedBlock | None = blocks.get(rest)
-                if found is None:
-                    found = self._entry(rest)
-                if not isinstance(found, ParsedBlock):  # else the rest holds an MP attribute too
-                    if code == c.MP_REACH_NLRI:
-                        reach = self._reach(data[vs:ve])
-                        return Update(withdrawn, nlri, found, reach, None, (0, flags, -1, c.FLAG_OPTIONAL))
-                    unreach = self._unreach(data[vs:ve])
-                    return Update(withdrawn, nlri, found, None, unreach, (-1, c.FLAG_OPTIONAL, 0, flags))
-        found = self._entry(block)
-        if not isinstance(found, ParsedBlock):
-            return Update(withdrawn, nlri, found)
-        parsed = found
+        if entry is None:  # a block not seen before, or one with MP attributes
+            code = data[ab + 1] if ae - ab >= 3 else 0
+            if code == c.MP_REACH_NLRI or code == c.MP_UNREACH_NLRI:
+                # MP attribute first, as most speakers send it: the rest is an ordinary set
+                flags = data[ab]
+                if flags & c.FLAG_EXTENDED:
+                    vs = ab + 4
+                    ve = vs + ((data[ab + 2] << 8) | data[ab + 3]) if vs <= ae else ae + 1
+                else:
+                    vs = ab + 3
+                    ve = vs + data[ab + 2]
+                if ve <= ae and flags & 0xC0 == c.FLAG_OPTIONAL:
+                    rest = data[ve:ae]
+                    found: Entry | AttrSet | ParsedBlock | None = blocks.get(rest)
+                    if found is None:
+                        found = self._entry(rest)
+                    if not isinstance(found, ParsedBlock):  # else the rest holds an MP attribute too
+                        if code == c.MP_REACH_NLRI:
+                            reach = self._reach(data[vs:ve])
+                            return Update(withdrawn, nlri, found, reach, None, (0, flags, -1, c.FLAG_OPTIONAL))
+                        unreach = self._unreach(data[vs:ve])
+                        return Update(withdrawn, nlri, found, None, unreach, (-1, c.FLAG_OPTIONAL, 0, flags))
+            found = self._entry(block)
+            if isinstance(found, ParsedBlock):
+                return self._parsed(withdrawn, nlri, block, found)
+            entry = found
+        # the common case, a set without MP attributes: made without a call to __init__,
+        # which costs as much again as the object
+        update = _new(Update)
+        update.withdrawn = withdrawn
+        update.nlri = nlri
+        update._entry = entry
+        update.reach = None
+        update.unreach = None
+        update._layout = None
+        update._checked = None
+        return update
+
+    def _parsed(self, withdrawn: list[bytes], nlri: list[bytes], block: bytes, parsed: ParsedBlock) -> Update:
+        """The UPDATE of a block :meth:`_entry` parsed at once (MP attributes, not first)."""
         entry = Entry.of(block, parsed)
         if parsed.reach is None and parsed.unreach is None:
             return Update(withdrawn, nlri, entry)

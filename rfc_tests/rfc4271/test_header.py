@@ -42,6 +42,33 @@ def test_marker_not_all_ones_is_1_1(bad_byte: int) -> None:
     assert (err.code, err.subcode) == (1, 1)
 
 
+@pytest.mark.parametrize("bad_byte", [0, 9, 15])
+def test_update_marker_not_all_ones_is_1_1(bad_byte: int) -> None:
+    # the usual UPDATE's header is checked by a table look-up: a bad marker is not in it
+    good = update(attrs=BASE, nlri=pfx("10.0.0.0/24"))
+    data = bytearray(good)
+    data[bad_byte] = 0x7F
+    err = _raises(good + bytes(data))
+    assert (err.code, err.subcode) == (1, 1)
+
+
+@pytest.mark.parametrize("cut", [1, 5, 18, 19, 30])
+def test_update_cut_short_at_the_end_of_a_stream_is_1_2(cut: int) -> None:
+    good = update(attrs=BASE, nlri=pfx("10.0.0.0/24"))
+    err = _raises(good + good[: len(good) - cut] if cut < len(good) else good)
+    assert (err.code, err.subcode) == (1, 2)
+
+
+def test_update_header_table_holds_exactly_the_valid_headers() -> None:
+    from pyspeaker.wire.framing import UPDATE_HEADERS, check_header
+
+    assert len(UPDATE_HEADERS) == 4096 - 23 + 1
+    for header, length in UPDATE_HEADERS.items():
+        assert check_header(header, 0) == (length, T_UPDATE)
+    assert MARKER + struct.pack("!HB", 22, T_UPDATE) not in UPDATE_HEADERS
+    assert MARKER + struct.pack("!HB", 4097, T_UPDATE) not in UPDATE_HEADERS
+
+
 def test_marker_error_from_framer() -> None:
     with pytest.raises(NotificationError) as info:
         Framer().feed(b"\x00" * 16 + b"\x00\x13\x04")
