@@ -198,3 +198,26 @@ def test_an_eager_decoder_decodes_like_a_fresh_one(items: list[bytes], ctx: Cont
     eager = UpdateDecoder(ctx)
     for msg in msgs + msgs:
         assert _outcome(eager, msg) == _outcome(UpdateDecoder(ctx), msg)
+
+
+@PROPS
+@given(st.lists(blocks() | valid_updates(), min_size=1, max_size=6), st.sampled_from(CONTEXTS))
+def test_decoded_updates_have_every_slot_set(items: list[bytes], ctx: Context) -> None:
+    """The decoder makes the usual Update and Entry without their __init__: every slot is
+    set all the same, with what __init__ would have set."""
+    from pyspeaker.wire.update import Entry, Update
+
+    dec = UpdateDecoder(ctx)
+    for msg in [m if m.startswith(b"\xff" * 16) else _update(m) for m in items] * 2:
+        try:
+            u = dec.decode(msg)
+        except Exception:
+            continue
+        for name in Update.__slots__:
+            getattr(u, name)
+        rebuilt = Update(u.withdrawn, u.nlri, u._entry, u.reach, u.unreach, u._layout)
+        assert {n: getattr(rebuilt, n) for n in Update.__slots__} == {n: getattr(u, n) for n in Update.__slots__}
+        entry = u._entry
+        if isinstance(entry, Entry):
+            for name in Entry.__slots__:
+                getattr(entry, name)
