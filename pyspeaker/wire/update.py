@@ -353,7 +353,9 @@ class UpdateDecoder:
         "_full_mp",
         "_known",
         "_next_hops",
+        "_reach_heads",
         "_rules",
+        "_unreach_heads",
         "_v4_inline",
         "_v4_split",
         "_v4_table",
@@ -377,6 +379,8 @@ class UpdateDecoder:
         self._v4_table = NBYTES_V4
         self._v4_split = split_addpath if IPV4_UNICAST in ctx.addpath_rx else split
         self._v4_inline = self._v4_split is split
+        # what the usual MP_REACH_NLRI and MP_UNREACH_NLRI values start with
+        self._reach_heads, self._unreach_heads = _mp_heads(ctx)
 
     def __len__(self) -> int:
         return len(self._blocks)
@@ -496,46 +500,62 @@ class UpdateDecoder:
             raise NotificationError(3, 10, b"", str(exc)) from None
         if ae == ab:
             return Update(withdrawn, nlri, None)
-        block = data[ab:ae]
         blocks = self._blocks
-        entry = blocks.get(block)
-        if entry is None:  # a block not seen before, or one with MP attributes
-            code = data[ab + 1] if ae - ab >= 3 else 0
-            if code == c.MP_REACH_NLRI or code == c.MP_UNREACH_NLRI:
-                # MP attribute first, as most speakers send it: the rest is an ordinary set
-                flags = data[ab]
-                if flags & c.FLAG_EXTENDED:
-                    vs = ab + 4
-                    ve = vs + ((data[ab + 2] << 8) | data[ab + 3]) if vs <= ae else ae + 1
+        code = data[ab + 1] if ae - ab >= 3 else 0
+        if code != 14 and code != 15:  # 14, 15: MP_REACH_NLRI, MP_UNREACH_NLRI
+            block = data[ab:ae]
+            entry = blocks.get(block)
+            if entry is None:  # a block not seen before
+                found = self._entry(block)
+                if isinstance(found, ParsedBlock):  # MP attributes further in
+                    return self._parsed(withdrawn, nlri, block, found)
+                entry = found
+            # the common case: made without a call to __init__, which costs as much again
+            # as the object
+            update = _new(Update)
+            update.withdrawn = withdrawn
+            update.nlri = nlri
+            update._entry = entry
+            update.reach = None
+            update.unreach = None
+            update._layout = None
+            update._checked = None
+            return update
+        # An MP attribute first, as most speakers send it: the rest is an ordinary set. (A
+        # block with MP attributes is never filed, its prefixes differ from one UPDATE to
+        # the next: it is not looked up.)
+        flags = data[ab]
+        if flags & c.FLAG_EXTENDED:
+            vs = ab + 4
+            ve = vs + ((data[ab + 2] << 8) | data[ab + 3]) if vs <= ae else ae + 1
+        else:
+            vs = ab + 3
+            ve = vs + data[ab + 2]
+        if ve <= ae and flags & 0xC0 == c.FLAG_OPTIONAL:
+            rest = data[ve:ae]
+            known: Entry | AttrSet | ParsedBlock | None = blocks.get(rest)
+            if known is None:
+                known = self._entry(rest)
+            if not isinstance(known, ParsedBlock):  # else the rest holds an MP attribute too
+                update = _new(Update)
+                update.withdrawn = withdrawn
+                update.nlri = nlri
+                update._entry = known
+                update._checked = None
+                if code == c.MP_REACH_NLRI:
+                    update.reach = self._reach_at(data, vs, ve)
+                    update.unreach = None
+                    update._layout = (0, flags, -1, c.FLAG_OPTIONAL)
                 else:
-                    vs = ab + 3
-                    ve = vs + data[ab + 2]
-                if ve <= ae and flags & 0xC0 == c.FLAG_OPTIONAL:
-                    rest = data[ve:ae]
-                    found: Entry | AttrSet | ParsedBlock | None = blocks.get(rest)
-                    if found is None:
-                        found = self._entry(rest)
-                    if not isinstance(found, ParsedBlock):  # else the rest holds an MP attribute too
-                        if code == c.MP_REACH_NLRI:
-                            reach = self._reach(data[vs:ve])
-                            return Update(withdrawn, nlri, found, reach, None, (0, flags, -1, c.FLAG_OPTIONAL))
-                        unreach = self._unreach(data[vs:ve])
-                        return Update(withdrawn, nlri, found, None, unreach, (-1, c.FLAG_OPTIONAL, 0, flags))
-            found = self._entry(block)
-            if isinstance(found, ParsedBlock):
-                return self._parsed(withdrawn, nlri, block, found)
-            entry = found
-        # the common case, a set without MP attributes: made without a call to __init__,
-        # which costs as much again as the object
-        update = _new(Update)
-        update.withdrawn = withdrawn
-        update.nlri = nlri
-        update._entry = entry
-        update.reach = None
-        update.unreach = None
-        update._layout = None
-        update._checked = None
-        return update
+                    update.reach = None
+                    update.unreach = self._unreach_at(data, vs, ve)
+                    update._layout = (-1, c.FLAG_OPTIONAL, 0, flags)
+                return update
+        block = data[ab:ae]
+        other = self._entry(block)
+        if isinstance(other, ParsedBlock):
+            return self._parsed(withdrawn, nlri, block, other)
+        return Update(withdrawn, nlri, other)
 
     def _parsed(self, withdrawn: list[bytes], nlri: list[bytes], block: bytes, parsed: ParsedBlock) -> Update:
         """The UPDATE of a block :meth:`_entry` parsed at once (MP attributes, not first)."""
@@ -551,6 +571,45 @@ class UpdateDecoder:
             self._unreach(parsed.unreach) if parsed.unreach is not None else None,
             layout,
         )
+
+    def _reach_at(self, data: bytes, vs: int, ve: int) -> MpReach:
+        """The MP_REACH_NLRI whose value is ``data[vs:ve]``: for the usual family and next
+        hop length (see :func:`_mp_heads`), split where it lies; otherwise by :meth:`_reach`."""
+        head = self._reach_heads.get(data[vs : vs + 4])
+        if head is not None:
+            fam, table, addpath = head
+            hs = vs + 4
+            he = hs + data[vs + 3]
+            if he < ve and not addpath:
+                prefixes: list[bytes] = []
+                k = he + 1
+                while k < ve:
+                    j = k + 1 + table[data[k]]
+                    prefixes.append(data[k:j])
+                    k = j
+                if k == ve:
+                    reach = _new(MpReach)
+                    reach.family = fam
+                    reach.next_hop = data[hs:he]
+                    reach.prefixes = prefixes
+                    reach._known = self._next_hops
+                    return reach
+        return self._reach(data[vs:ve])  # anything else, and every error
+
+    def _unreach_at(self, data: bytes, vs: int, ve: int) -> tuple[Family, list[bytes]]:
+        """The MP_UNREACH_NLRI whose value is ``data[vs:ve]`` (see :meth:`_reach_at`)."""
+        head = self._unreach_heads.get(data[vs : vs + 3])
+        if head is not None and not head[2]:
+            table = head[1]
+            prefixes: list[bytes] = []
+            k = vs + 3
+            while k < ve:
+                j = k + 1 + table[data[k]]
+                prefixes.append(data[k:j])
+                k = j
+            if k == ve:
+                return head[0], prefixes
+        return self._unreach(data[vs:ve])
 
     def _reach(self, value: bytes) -> MpReach:
         n = len(value)
@@ -600,6 +659,26 @@ class UpdateDecoder:
         for msg_type, start, end in iter_frames(data, self.ctx.max_message_len):
             if msg_type == c.UPDATE:
                 yield self.decode(data, start, end)
+
+
+MpHeads = dict[bytes, tuple[Family, tuple[int, ...], bool]]
+
+
+def _mp_heads(ctx: Context) -> tuple[MpHeads, MpHeads]:
+    """The first octets of the MP attribute values this session may receive for the
+    families the codec speaks, each with (family, NLRI length table, ADD-PATH): AFI, SAFI
+    and every valid next hop length (MP_REACH_NLRI, as :meth:`UpdateDecoder._reach` checks
+    them), and AFI and SAFI (MP_UNREACH_NLRI)."""
+    reach: MpHeads = {}
+    unreach: MpHeads = {}
+    for fam, codec in CODECS.items():
+        key = fam.afi.to_bytes(2, "big") + bytes((fam.safi,))
+        item = (fam, TABLES[codec.max_bits], fam in ctx.addpath_rx)
+        unreach[key] = item
+        lengths = (16, 32) if codec.address_len == 16 else (4, 16, 32) if fam in ctx.extended_nexthop else (4,)
+        for nh_len in lengths:
+            reach[key + bytes((nh_len,))] = item
+    return reach, unreach
 
 
 def _attr(code: int, value: bytes) -> bytes:
