@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from functools import partial
 from typing import TypeVar
 
 from . import constants as c
@@ -57,16 +56,19 @@ class Decoder:
 
     def iter_decode(self, data: bytes) -> Iterator[Message]:
         """Decode a byte string of concatenated messages, one message at a time."""
-        return self._messages(data, self.updates.decode)
+        return self._messages(data, UpdateDecoder.decode)
 
     def iter_full(self, data: bytes) -> Iterator[Message | FullUpdate]:
         """Like :meth:`iter_decode`, but every UPDATE decoded in full: a
         :class:`~pyspeaker.wire.full.FullUpdate`, its prefixes as text and its attributes as
         typed values, RFC 7606 applied."""
-        return self._messages(data, partial(decode_full, self.updates))
+        return self._messages(data, decode_full)
 
-    def _messages(self, data: bytes, update: Callable[[bytes, int, int], U]) -> Iterator[Message | U]:
-        """The messages of ``data``, every UPDATE made by ``update(data, start, end)``."""
+    def _messages(self, data: bytes, update: Callable[[UpdateDecoder, bytes, int, int], U]) -> Iterator[Message | U]:
+        """The messages of ``data``, every UPDATE made by ``update(decoder, data, start, end)``
+        (``decoder``: the session's UpdateDecoder; a plain function, not a bound method or a
+        partial, which would cost a little more on every message)."""
+        updates = self.updates
         pos = 0
         size = len(data)
         max_len = self.ctx.max_message_len
@@ -75,13 +77,13 @@ class Decoder:
         while pos < size:
             length = usual(data[pos : pos + 19])
             if length is not None and (end := pos + length) <= size:
-                yield update(data, pos, end)
+                yield update(updates, data, pos, end)
                 pos = end
                 continue
             # anything else, including every malformed header, takes the careful path
             for msg_type, start, stop in iter_frames(data[pos : pos + max_len + 19], max_len):
                 if msg_type == update_type:
-                    yield update(data, pos + start, pos + stop)
+                    yield update(updates, data, pos + start, pos + stop)
                 else:
                     yield self.decode_one(msg_type, data, pos + start, pos + stop)
                 pos += stop - start
