@@ -581,34 +581,26 @@ class UpdateDecoder:
             hs = vs + 4
             he = hs + data[vs + 3]
             if he < ve and not addpath:
-                prefixes: list[bytes] = []
-                k = he + 1
-                while k < ve:
-                    j = k + 1 + table[data[k]]
-                    prefixes.append(data[k:j])
-                    k = j
-                if k == ve:
-                    reach = _new(MpReach)
-                    reach.family = fam
-                    reach.next_hop = data[hs:he]
-                    reach.prefixes = prefixes
-                    reach._known = self._next_hops
-                    return reach
+                try:
+                    prefixes = split(data, he + 1, ve, table)
+                except PrefixError:
+                    return self._reach(data[vs:ve])  # which names the error
+                reach = _new(MpReach)
+                reach.family = fam
+                reach.next_hop = data[hs:he]
+                reach.prefixes = prefixes
+                reach._known = self._next_hops
+                return reach
         return self._reach(data[vs:ve])  # anything else, and every error
 
     def _unreach_at(self, data: bytes, vs: int, ve: int) -> tuple[Family, list[bytes]]:
         """The MP_UNREACH_NLRI whose value is ``data[vs:ve]`` (see :meth:`_reach_at`)."""
         head = self._unreach_heads.get(data[vs : vs + 3])
         if head is not None and not head[2]:
-            table = head[1]
-            prefixes: list[bytes] = []
-            k = vs + 3
-            while k < ve:
-                j = k + 1 + table[data[k]]
-                prefixes.append(data[k:j])
-                k = j
-            if k == ve:
-                return head[0], prefixes
+            try:
+                return head[0], split(data, vs + 3, ve, head[1])
+            except PrefixError:
+                pass
         return self._unreach(data[vs:ve])
 
     def _reach(self, value: bytes) -> MpReach:
