@@ -22,7 +22,7 @@ from typing import Any
 
 from ..wire import Context, Decoder, Interner, Notification, NotificationError, Open
 from ..wire import constants as c
-from ..wire.framing import UPDATE_HEADERS, check_header
+from ..wire.framing import check_header
 from ..wire.notification import KEEPALIVE_BYTES
 from .collision import resolve_collision
 from .negotiation import build_open, negotiate
@@ -233,14 +233,9 @@ class Session:
             data = bytes(buf)
             buf.clear()
         pos, size = 0, len(data)
-        usual = UPDATE_HEADERS.get
         while size - pos >= 19:
             try:
-                length = usual(data[pos : pos + 19])  # the usual UPDATE's header, in one look-up
-                if length is not None:
-                    msg_type = c.UPDATE
-                else:
-                    length, msg_type = check_header(data, pos, self._max_len)
+                length, msg_type = check_header(data, pos, self._max_len)
             except NotificationError as err:
                 self._log(now, "recv", {"type": _kind(data[pos:]), "length": size - pos, "error": str(err)})
                 self._dispatch(Input.MESSAGE_ERROR, now, err)

@@ -25,7 +25,7 @@ _BAD_TYPE = 3
 # The header of every well-formed UPDATE of up to 4096 octets (marker, length, type), with
 # its length: one slice and one look-up check the marker, type and length of the usual
 # message at once, cheaper than any of the three alone. (A header not in it, an UPDATE
-# over 4096 octets included, goes to check_header.)
+# over 4096 octets included, goes to parse_header.)
 UPDATE_HEADERS: Final = {
     MARKER + n.to_bytes(2, "big") + bytes((UPDATE,)): n for n in range(MIN_LENGTH[UPDATE], MAX_MESSAGE_LEN + 1)
 }
@@ -40,7 +40,17 @@ def frame(msg_type: int, body: bytes) -> bytes:
 
 
 def check_header(data: bytes | bytearray, offset: int, max_len: int = MAX_MESSAGE_LEN) -> tuple[int, int]:
-    """Validate the header at ``offset``; return (length, type). Raises NotificationError 1/x."""
+    """Validate the header at ``offset``; return (length, type). Raises NotificationError 1/x.
+    The usual UPDATE's header is one look-up in :data:`UPDATE_HEADERS`; any other takes
+    :func:`parse_header`."""
+    length = UPDATE_HEADERS.get(bytes(data[offset : offset + HEADER_LEN]))
+    if length is not None:
+        return length, UPDATE
+    return parse_header(data, offset, max_len)
+
+
+def parse_header(data: bytes | bytearray, offset: int, max_len: int = MAX_MESSAGE_LEN) -> tuple[int, int]:
+    """:func:`check_header` field by field, naming what is wrong."""
     if data[offset : offset + 16] != MARKER:
         raise NotificationError(1, _NOT_SYNCHRONIZED, b"", "marker is not all ones")
     length = (data[offset + 16] << 8) | data[offset + 17]

@@ -75,7 +75,7 @@ class Decoder:
         update_type = c.UPDATE
         usual = UPDATE_HEADERS.get
         while pos < size:
-            length = usual(data[pos : pos + 19])
+            length = usual(data[pos : pos + 19])  # check_header's first step, without the call
             if length is not None and (end := pos + length) <= size:
                 yield update(updates, data, pos, end)
                 pos = end

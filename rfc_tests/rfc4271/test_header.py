@@ -60,11 +60,11 @@ def test_update_cut_short_at_the_end_of_a_stream_is_1_2(cut: int) -> None:
 
 
 def test_update_header_table_holds_exactly_the_valid_headers() -> None:
-    from pyspeaker.wire.framing import UPDATE_HEADERS, check_header
+    from pyspeaker.wire.framing import UPDATE_HEADERS, parse_header
 
     assert len(UPDATE_HEADERS) == 4096 - 23 + 1
     for header, length in UPDATE_HEADERS.items():
-        assert check_header(header, 0) == (length, T_UPDATE)
+        assert parse_header(header, 0) == (length, T_UPDATE)
     assert MARKER + struct.pack("!HB", 22, T_UPDATE) not in UPDATE_HEADERS
     assert MARKER + struct.pack("!HB", 4097, T_UPDATE) not in UPDATE_HEADERS
 
