@@ -25,7 +25,7 @@ from . import constants as c
 from .attrs import HAS_ALL, HAS_ORIGIN_AS_PATH
 from .context import Context
 from .errors import AttrError, Disposition
-from .family import BY_KEY, CODECS, IPV4_UNICAST, Family
+from .family import CODECS, IPV4_UNICAST, Family
 from .prefix import _AF_INET6, _DOT, _OCTET, _SLASH, _ZERO_SLASH, _ZEROS4, NBYTES_V4, NBYTES_V6, _ntop, to_text
 from .update import Update, UpdateDecoder, known_addresses
 
@@ -188,10 +188,14 @@ def decode_full(dec: UpdateDecoder, data: bytes, start: int = 0, end: int = -1) 
         ve = vs + data[ab + 2]
     if ve > ae or flags & 0xC0 != 0x80 or ve - vs < 3:
         return full_update(dec.decode(data, start, end), dec.ctx)
-    fam = BY_KEY.get(((data[vs] << 8) | data[vs + 1], data[vs + 2]))
-    if fam is None or fam in dec.ctx.addpath_rx:  # a family without a codec, or ADD-PATH
+    # the family, and for MP_REACH_NLRI the next hop length, as the decoder takes them at once
+    if code == _MP_REACH:
+        head = dec._reach_heads.get(data[vs : vs + 4])
+    else:
+        head = dec._unreach_heads.get(data[vs : vs + 3])
+    if head is None or head[2]:  # a family without a codec, a next hop it refuses, or ADD-PATH
         return full_update(dec.decode(data, start, end), dec.ctx)
-    codec = CODECS[fam]
+    fam = head[0]
     if ve < ae:
         rest = data[ve:ae]
         values = dec._full_mp.get(rest)
@@ -202,20 +206,13 @@ def decode_full(dec: UpdateDecoder, data: bytes, start: int = 0, end: int = -1) 
                 values = dec._full_mp.get(rest) or dec._full[rest]
     else:  # the MP attribute alone: a withdrawal
         values = {} if code == _MP_UNREACH else _PLAIN
-    v6 = codec.address_len == 16
+    v6 = head[1] is NBYTES_V6  # prefixes of up to 128 bits
     hops = _NO_HOPS
     try:
         if values is _PLAIN or (nlri is not None and "next_hop" not in values):
             raise _Plain  # a set only the plain path takes, or NEXT_HOP missing
         if code == _MP_REACH:
-            if ve - vs < 5:
-                raise _Plain
             nh_len = data[vs + 3]
-            if v6:
-                if nh_len != 16 and nh_len != 32:
-                    raise _Plain
-            elif nh_len != 4 and not (nh_len in (16, 32) and fam in dec.ctx.extended_nexthop):
-                raise _Plain
             k = vs + 5 + nh_len
             if k > ve:
                 raise _Plain
