@@ -8,6 +8,7 @@ live in :mod:`pyspeaker.wire.attrs` and :mod:`pyspeaker.wire.update`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Final
 
@@ -223,18 +224,12 @@ def fast_rules(ctx: Context) -> FastRules:
     Attributes whose handling depends on the session beyond that (everything on a 2-octet
     AS session, LOCAL_PREF and RR attributes from eBGP, AS4_*) are left out: a block that
     holds one takes the full parse. One table per kind of session, shared: read only."""
-    key = (ctx.asn4, ctx.ibgp)
-    rules = _RULES.get(key)
-    if rules is None:
-        rules = _RULES[key] = _fast_rules(ctx)
-    return rules
+    return _fast_rules(ctx.asn4, ctx.ibgp)
 
 
-_RULES: dict[tuple[bool, bool], FastRules] = {}
-
-
-def _fast_rules(ctx: Context) -> FastRules:
-    if not ctx.asn4:
+@functools.cache
+def _fast_rules(asn4: bool, ibgp: bool) -> FastRules:
+    if not asn4:
         return {}
     rules = {
         c.ORIGIN: (ORIGIN_VALUE, 1),
@@ -247,7 +242,7 @@ def _fast_rules(ctx: Context) -> FastRules:
         c.EXTENDED_COMMUNITIES: (MULTIPLE, 8),
         c.LARGE_COMMUNITY: (MULTIPLE, 12),
     }
-    if ctx.ibgp:
+    if ibgp:
         rules[c.LOCAL_PREF] = (EXACT, 4)
         rules[c.ORIGINATOR_ID] = (EXACT, 4)
         rules[c.CLUSTER_LIST] = (MULTIPLE, 4)
