@@ -180,15 +180,21 @@ def test_benchmark_corpus_agrees() -> None:
 
 
 # -- the fast path is the one taken for the usual UPDATEs ---------------------------------------
+def _calls(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> list[tuple[Any, ...]]:
+    """The arguments of every call of ``owner.name`` from now on (each still made)."""
+    calls: list[tuple[Any, ...]] = []
+    real = getattr(owner, name)
+
+    def recorded(*args: Any) -> Any:
+        calls.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(owner, name, recorded)
+    return calls
+
+
 def test_usual_updates_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[Update] = []
-    real = full_module.full_update
-
-    def counted(update: Update, ctx: Context) -> FullUpdate:
-        calls.append(update)
-        return real(update, ctx)
-
-    monkeypatch.setattr(full_module, "full_update", counted)
+    calls = _calls(monkeypatch, full_module, "full_update")
     stream = (
         message(attrs=BASE, nlri=pfx("10.0.0.0/24") + pfx("10.1.0.0/16"))
         + message(attrs=BASE, nlri=pfx("10.2.0.0/24"), withdrawn=pfx("10.3.0.0/24"))
@@ -204,14 +210,7 @@ def test_usual_updates_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_a_set_the_fast_path_leaves_is_checked_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    scans: list[bytes] = []
-    real = AttrCache.scan
-
-    def counted(self: AttrCache, block: bytes) -> Any:
-        scans.append(block)
-        return real(self, block)
-
-    monkeypatch.setattr(AttrCache, "scan", counted)
+    scans = _calls(monkeypatch, AttrCache, "scan")
     unknown = attr(OPT_TRANS, 99, b"kept")  # an unknown optional attribute: the plain path's
     v4 = [message(attrs=BASE + unknown, nlri=pfx(f"10.{n}.0.0/16")) for n in range(5)]
     v6 = [message(attrs=reach(2, 1, NH6, pfx(f"2001:db8:{n}::/48")) + BASE_MP + unknown) for n in range(5)]
