@@ -537,20 +537,11 @@ class UpdateDecoder:
             if known is None:
                 known = self._entry(rest)
             if not isinstance(known, ParsedBlock):  # else the rest holds an MP attribute too
-                update = _new(Update)
-                update.withdrawn = withdrawn
-                update.nlri = nlri
-                update._entry = known
-                update._checked = None
                 if code == c.MP_REACH_NLRI:
-                    update.reach = self._reach_at(data, vs, ve)
-                    update.unreach = None
-                    update._layout = (0, flags, -1, c.FLAG_OPTIONAL)
-                else:
-                    update.reach = None
-                    update.unreach = self._unreach_at(data, vs, ve)
-                    update._layout = (-1, c.FLAG_OPTIONAL, 0, flags)
-                return update
+                    reach = self._reach_at(data, vs, ve)
+                    return Update(withdrawn, nlri, known, reach, None, (0, flags, -1, c.FLAG_OPTIONAL))
+                unreach = self._unreach_at(data, vs, ve)
+                return Update(withdrawn, nlri, known, None, unreach, (-1, c.FLAG_OPTIONAL, 0, flags))
         block = data[ab:ae]
         other = self._entry(block)
         if isinstance(other, ParsedBlock):
@@ -585,12 +576,7 @@ class UpdateDecoder:
                     prefixes = split(data, he + 1, ve, table)
                 except PrefixError:
                     return self._reach(data[vs:ve])  # which names the error
-                reach = _new(MpReach)
-                reach.family = fam
-                reach.next_hop = data[hs:he]
-                reach.prefixes = prefixes
-                reach._known = self._next_hops
-                return reach
+                return MpReach(fam, data[hs:he], prefixes, self._next_hops)
         return self._reach(data[vs:ve])  # anything else, and every error
 
     def _unreach_at(self, data: bytes, vs: int, ve: int) -> tuple[Family, list[bytes]]:
