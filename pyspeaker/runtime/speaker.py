@@ -209,9 +209,9 @@ class Speaker:
         if template is None:
             settings = peer_settings(self.config, n, self.router.deferring)
         else:
-            key = (id(template), self.router.deferring)
+            key = (id(template), self.router.deferring)  # (the entry holds the template: its id stays its own)
             cached = self._range_settings.get(key)
-            if cached is None or cached[0] is not template or cached[1] is not self.config:
+            if cached is None or cached[1] is not self.config:
                 settings = peer_settings(self.config, n, self.router.deferring)
                 cached = self._range_settings[key] = (template, self.config, settings)
             settings = cached[2]
