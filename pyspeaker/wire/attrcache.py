@@ -1,14 +1,16 @@
 """Attributes checked and decoded once per session, shared by every set that carries them.
 
 Distinct attribute *sets* are many (about one per ten prefixes), but most of their
-attributes recur: a handful of ORIGIN, NEXT_HOP, LOCAL_PREF and MED values, and often the
-same AS_PATH or COMMUNITIES under different neighbours. :class:`AttrCache` keys each
-attribute by its bytes on the wire (flags, type, length and value) and keeps what checking
-and decoding it gave: its typed value (its name in :meth:`AttrSet.values` follows from
-its type code). A set is then checked and decoded in one walk of its attribute
-headers, with one dict look-up per attribute; only attributes never seen before are checked
-(with the session's :func:`~pyspeaker.wire.validate.fast_rules`, the same rules as
-:func:`~pyspeaker.wire.validate.fast_scan`) and decoded.
+attributes recur: a handful of ORIGIN, NEXT_HOP, LOCAL_PREF and MED values.
+:class:`AttrCache` keys each attribute by its bytes on the wire (flags, type, length and
+value) and keeps what checking and decoding it gave: its typed value (its name in
+:meth:`AttrSet.values` follows from its type code). A set is then checked and decoded in
+one walk of its attribute headers, with one dict look-up per attribute; only attributes
+never seen before are checked (with the session's
+:func:`~pyspeaker.wire.validate.fast_rules`, the same rules as
+:func:`~pyspeaker.wire.validate.fast_scan`) and decoded. AS_PATH and COMMUNITIES are the
+exception: nearly every set has its own, so in their usual form they are checked and
+decoded in the walk itself and not filed (filing them would only push the others out).
 
 The cache belongs to one session's decoder (its rules depend on the session's context);
 nothing here is global. It holds at most ``limit`` attributes and starts afresh when full,
@@ -58,8 +60,7 @@ class AttrCache:
         """The mandatory bits and typed values of a block whose every attribute is known,
         valid and unique (what :func:`~pyspeaker.wire.validate.fast_scan` accepts); None if
         the block needs the full parse."""
-        known = self._known
-        get = known.get
+        get = self._known.get
         names = NAMES
         out: dict[str, Any] = {}
         count = 0  # attributes walked: a repeated one leaves ``out`` shorter
@@ -69,10 +70,9 @@ class AttrCache:
         comm_ok = self._comm_flags
         try:
             while i < n:
-                flags = block[i]
                 code = block[i + 1]
                 count += 1
-                if code == 2 and path_ok[flags]:  # 2: AS_PATH
+                if code == 2 and path_ok[block[i]]:  # 2: AS_PATH
                     # AS_PATH, nearly always new: its usual form (one AS_SEQUENCE, what
                     # fast_scan accepts of it) checked and decoded here, not filed
                     start = i + 3
@@ -82,6 +82,15 @@ class AttrCache:
                         out["as_path"] = sequence_path(WORDS[block[start + 1]].unpack_from(block, start + 2))
                         i = end
                         continue
+                elif code == 8 and comm_ok[block[i]]:  # 8: COMMUNITIES
+                    # nearly always new as well: in its usual form (a whole number of
+                    # communities), decoded here, not filed
+                    size = block[i + 2]
+                    end = i + 3 + size
+                    if size and not size & 3 and end <= n:
+                        out["communities"] = WORDS[size >> 2].unpack_from(block, i + 3)
+                        i = end
+                        continue
                 # the usual header, without Extended Length; an attribute that has it, or
                 # that overruns the block, is cut wrong here, so never found, and _learn
                 # takes it
@@ -89,17 +98,10 @@ class AttrCache:
                 piece = block[i:end]
                 value = get(piece)
                 if value is None:
-                    size = end - i - 3
-                    if code == 8 and size and not size & 3 and size < 1024 and end <= n and comm_ok[flags]:
-                        # 8: COMMUNITIES, often new too, in its usual form
-                        value = known[piece] = WORDS[size >> 2].unpack_from(block, i + 3)
-                        if len(known) >= self.limit:
-                            known.clear()
-                    else:
-                        value = self._learn(block, i, piece)
+                    value = self._learn(block, i, piece)
                     if value is None:
                         return None
-                    if flags & _EXTENDED:
+                    if block[i] & _EXTENDED:
                         end = i + 4 + ((block[i + 2] << 8) | block[i + 3])
                 out[names[code]] = value
                 i = end
