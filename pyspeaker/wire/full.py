@@ -26,7 +26,20 @@ from .attrs import HAS_ALL, HAS_ORIGIN_AS_PATH
 from .context import Context
 from .errors import AttrError, Disposition
 from .family import CODECS, IPV4_UNICAST, Family
-from .prefix import _AF_INET6, _DOT, _OCTET, _SLASH, _ZERO_SLASH, _ZEROS4, NBYTES_V4, NBYTES_V6, _ntop, to_text
+from .prefix import (
+    _AF_INET6,
+    _DOT,
+    _HEX_HIGH,
+    _HEX_LOW,
+    _OCTET,
+    _SLASH,
+    _ZERO_SLASH,
+    _ZEROS4,
+    NBYTES_V4,
+    NBYTES_V6,
+    _ntop,
+    to_text,
+)
 from .update import Update, UpdateDecoder, known_addresses
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -116,18 +129,54 @@ def _v4_texts(data: bytes, k: int, end: int) -> list[str]:
     return out
 
 
+# IPv6 prefix length -> its octet count when _v6_texts writes the text itself (a /17../48:
+# two or three groups, then zeros), 0 when inet_ntop does
+_V6_SHORT: Final = bytes(NBYTES_V6[bits] if 16 < bits <= 48 else 0 for bits in range(256))
+
+
 def _v6_texts(data: bytes, k: int, end: int) -> list[str]:
     """Text of the IPv6 prefixes in ``data[k:end]``; raises _Plain if they do not fit (or
-    ValueError: a length over 128 makes an address of more than 16 octets)."""
+    ValueError: a length over 128 makes an address of more than 16 octets).
+
+    The usual prefix, a /17../48 whose last group is not zero, is written here from tables:
+    its two or three groups, then "::" for the zeros that follow (always the longest run of
+    zero groups, at least five, so the one inet_ntop compresses). Any other goes to
+    inet_ntop."""
     out: list[str] = []
     append = out.append
-    table = NBYTES_V6
-    ntop = _ntop
+    short = _V6_SHORT
+    high = _HEX_HIGH
+    low = _HEX_LOW
     slash = _SLASH
     while k < end:
         bits = data[k]
-        j = k + 1 + table[bits]
-        append(ntop(_AF_INET6, data[k + 1 : j].ljust(16, b"\0")) + slash[bits])
+        n = short[bits]
+        if n == 6:
+            b1, b2, b3, b4, b5, b6 = data[k + 1 : k + 7]
+            if b5 or b6:
+                append(f"{high[b1]}{low[b1][b2]}:{high[b3]}{low[b3][b4]}:{high[b5]}{low[b5][b6]}::{slash[bits]}")
+                k += 7
+                continue
+        elif n == 4:
+            b1, b2, b3, b4 = data[k + 1 : k + 5]
+            if b3 or b4:
+                append(f"{high[b1]}{low[b1][b2]}:{high[b3]}{low[b3][b4]}::{slash[bits]}")
+                k += 5
+                continue
+        elif n == 5:  # the last group's low octet is 0
+            b1, b2, b3, b4, b5 = data[k + 1 : k + 6]
+            if b5:
+                append(f"{high[b1]}{low[b1][b2]}:{high[b3]}{low[b3][b4]}:{high[b5]}00::{slash[bits]}")
+                k += 6
+                continue
+        elif n == 3:
+            b1, b2, b3 = data[k + 1 : k + 4]
+            if b3:
+                append(f"{high[b1]}{low[b1][b2]}:{high[b3]}00::{slash[bits]}")
+                k += 4
+                continue
+        j = k + 1 + NBYTES_V6[bits]
+        append(_ntop(_AF_INET6, data[k + 1 : j].ljust(16, b"\0")) + slash[bits])
         k = j
     if k != end:
         raise _Plain
@@ -162,8 +211,7 @@ def decode_full(dec: UpdateDecoder, data: bytes, start: int = 0, end: int = -1) 
         block = data[ab:ae]
         values = dec._full.get(block)
         if values is None:
-            _learn(dec, block)
-            values = dec._full[block]
+            values = _learn(dec, block, False)
         if values is _PLAIN or nlri is None:  # (no NLRI: a withdrawal with attributes)
             return full_update(dec.decode(data, start, end), dec.ctx)
         return _new_full(
@@ -202,8 +250,7 @@ def decode_full(dec: UpdateDecoder, data: bytes, start: int = 0, end: int = -1) 
         if values is None:
             values = dec._full.get(rest)
             if values is None:
-                _learn(dec, rest)
-                values = dec._full_mp.get(rest) or dec._full[rest]
+                values = _learn(dec, rest, True)
     else:  # the MP attribute alone: a withdrawal
         values = {} if code == _MP_UNREACH else _PLAIN
     v6 = head[1] is NBYTES_V6  # prefixes of up to 128 bits
@@ -231,20 +278,23 @@ def decode_full(dec: UpdateDecoder, data: bytes, start: int = 0, end: int = -1) 
     return _new_full(FullUpdate, (announced, withdrawn_out, values, hops, _NO_ERRORS, None, None))
 
 
-def _learn(dec: UpdateDecoder, block: bytes) -> None:
-    """File a block not seen before. Its typed values go to ``dec._full`` if its every
-    attribute is known and valid (checked and decoded in one walk) and ORIGIN, AS_PATH and
-    NEXT_HOP are among them, to ``dec._full_mp`` with ORIGIN and AS_PATH only (_PLAIN in
-    ``dec._full``: an IPv4 NLRI cannot take it); any other block is _PLAIN in both, so the
-    plain path takes it at once the next time it comes."""
+def _learn(dec: UpdateDecoder, block: bytes, mp: bool) -> dict[str, Any]:
+    """File a block not seen before, and return what an UPDATE carrying it takes: with an
+    MP attribute first (``mp``), or without. Its typed values go to ``dec._full`` if its
+    every attribute is known and valid (checked and decoded in one walk) and ORIGIN,
+    AS_PATH and NEXT_HOP are among them, to ``dec._full_mp`` with ORIGIN and AS_PATH only
+    (_PLAIN in ``dec._full``: an IPv4 NLRI cannot take it); any other block is _PLAIN in
+    both, so the plain path takes it at once the next time it comes."""
     found = dec._known.scan(block)
     if found is None or found[0] & HAS_ORIGIN_AS_PATH != HAS_ORIGIN_AS_PATH:
         dec._full[block] = dec._full_mp[block] = _PLAIN
-    elif found[0] == HAS_ALL:
-        dec._full[block] = found[1]
-    else:
-        dec._full_mp[block] = found[1]
-        dec._full[block] = _PLAIN
+        return _PLAIN
+    if found[0] == HAS_ALL:
+        values = dec._full[block] = found[1]
+        return values
+    values = dec._full_mp[block] = found[1]
+    dec._full[block] = _PLAIN
+    return values if mp else _PLAIN
 
 
 def _merged(first: Family, texts: list[str] | None, fam: Family, more: list[str]) -> dict[Family, list[str]]:

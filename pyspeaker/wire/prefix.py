@@ -77,6 +77,11 @@ _DOT: Final = tuple(f"{n}." for n in range(256))
 _OCTET: Final = tuple(str(n) for n in range(256))
 _ZERO_SLASH: Final = tuple(f"0/{n}" for n in range(256))
 _ZEROS4: Final = b"\0\0\0\0"
+# Text of an IPv6 group from its two octets, as inet_ntop writes it (lower-case hex, no
+# leading zeros): _HEX_HIGH[high] + _HEX_LOW[high][low] ("" + "db" for 0x00db, "20" + "01"
+# for 0x2001, "" + "0" for 0).
+_HEX_HIGH: Final = tuple(f"{n:x}" if n else "" for n in range(256))
+_HEX_LOW: Final = tuple(tuple(f"{n:02x}" if high else f"{n:x}" for n in range(256)) for high in range(256))
 _ntop = socket.inet_ntop
 _AF_INET6: Final = socket.AF_INET6
 

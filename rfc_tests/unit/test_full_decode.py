@@ -11,6 +11,7 @@ UPDATE raises the same NOTIFICATION on both. And the result itself says what the
 from __future__ import annotations
 
 import ipaddress
+import socket
 import struct
 from typing import Any
 
@@ -262,6 +263,44 @@ def test_ipv6_reach_with_link_local_and_unreach() -> None:
     assert got.withdrawn == {}
     got = _one(message(attrs=unreach(2, 1, pfx("2001:db8::/32") + pfx("::/0"))))
     assert (got.announced, got.withdrawn) == ({}, {IPV6_UNICAST: ["2001:db8::/32", "::/0"]})
+
+
+# octets that make zero groups often: the fast IPv6 text must leave those to inet_ntop
+_OCTETS = st.one_of(st.sampled_from([0, 0, 0, 1, 0x0F, 0x10, 0xFF]), st.integers(0, 255))
+
+
+@PROPS
+@given(st.lists(st.tuples(st.integers(0, 128), st.lists(_OCTETS, min_size=16, max_size=16)), max_size=6))
+def test_ipv6_text_is_inet_ntops(prefixes: list[tuple[int, list[int]]]) -> None:
+    """The /17../48 prefixes whose text full decode writes itself read as inet_ntop writes
+    them (RFC 5952), zero groups and all; so do the others, which it leaves to inet_ntop."""
+    wire = []
+    for bits, octets in prefixes:
+        raw = bytes(octets[: (bits + 7) >> 3])
+        if bits % 8:  # the bits past the length are zero, as on the wire
+            raw = raw[:-1] + bytes((raw[-1] & (0xFF << (8 - bits % 8)) & 0xFF,))
+        wire.append(bytes((bits,)) + raw)
+    data = b"\x00" * 3 + b"".join(wire)  # read in place, not from the start
+    want = [socket.inet_ntop(socket.AF_INET6, p[1:].ljust(16, b"\0")) + f"/{p[0]}" for p in wire]
+    assert full_module._v6_texts(data, 3, len(data)) == want
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2001:db8::/32",
+        "2001:0:1::/48",
+        "2001:db8:100::/40",
+        "0:1::/32",
+        "2a00::/24",
+        "2001:db8::/48",
+        "::/0",
+        "2001:db8:0:1::/64",
+    ],
+)
+def test_ipv6_text_examples(text: str) -> None:
+    data = pfx(text)
+    assert full_module._v6_texts(data, 0, len(data)) == [text]
 
 
 def test_classic_and_mp_prefixes_of_one_family_are_one_list() -> None:
