@@ -99,6 +99,7 @@ _new_full = tuple.__new__
 _EXTENDED: Final = c.FLAG_EXTENDED
 _MP_REACH: Final = c.MP_REACH_NLRI
 _MP_UNREACH: Final = c.MP_UNREACH_NLRI
+_MP_FIRST: Final = bytes(1 if code in (c.MP_REACH_NLRI, c.MP_UNREACH_NLRI) else 0 for code in range(256))
 _NO_HOPS: tuple[Address, ...] = ()
 # in UpdateDecoder._full / _full_mp: a block the fast path leaves to the plain one
 # (compared by identity; never handed out)
@@ -189,16 +190,26 @@ def decode_full(dec: UpdateDecoder, data: bytes, start: int = 0, end: int = -1) 
     Raises what :meth:`UpdateDecoder.decode` raises."""
     if end < 0:
         end = len(data)
-    i = start + 19
-    if i + 4 > end or not dec._v4_inline:
+    if end - start < 23 or not dec._v4_inline:
         return full_update(dec.decode(data, start, end), dec.ctx)
-    we = i + 2 + ((data[i] << 8) | data[i + 1])
-    ab = we + 2
-    ae = ab + ((data[we] << 8) | data[we + 1]) if ab <= end else end + 1
-    if ae > end:
+    return decode_usual(dec, data, start, end)
+
+
+def decode_usual(dec: UpdateDecoder, data: bytes, start: int, end: int) -> FullUpdate:
+    """:func:`decode_full` for an UPDATE of 23 octets or more, on a session without ADD-PATH
+    for IPv4 unicast (what :meth:`Decoder.iter_full` calls for every UPDATE of such a
+    session: the checks above are made once per session, not once per message)."""
+    i = start + 21  # the withdrawn routes
+    try:
+        we = i + ((data[i - 2] << 8) | data[i - 1])
+        ab = we + 2
+        ae = ab + ((data[we] << 8) | data[we + 1])
+    except IndexError:  # the withdrawn routes run past the data: so past the message
+        ae = end + 1
+    if ae > end:  # (a length read past the message's end, too, makes it run past it)
         return full_update(dec.decode(data, start, end), dec.ctx)
     try:
-        withdrawn = _v4_texts(data, i + 2, we) if we > i + 2 else None
+        withdrawn = _v4_texts(data, i, we) if we > i else None
         nlri = _v4_texts(data, ae, end) if end > ae else None
     except (_Plain, IndexError):
         return full_update(dec.decode(data, start, end), dec.ctx)
@@ -206,8 +217,7 @@ def decode_full(dec: UpdateDecoder, data: bytes, start: int = 0, end: int = -1) 
         if withdrawn is None or nlri is not None:
             return full_update(dec.decode(data, start, end), dec.ctx)
         return _new_full(FullUpdate, ({}, {IPV4_UNICAST: withdrawn}, {}, _NO_HOPS, _NO_ERRORS, None, None))
-    code = data[ab + 1] if ae - ab >= 3 else 0
-    if code != _MP_REACH and code != _MP_UNREACH:
+    if ae - ab < 3 or not _MP_FIRST[data[ab + 1]]:
         block = data[ab:ae]
         values = dec._full.get(block)
         if values is None:
@@ -227,6 +237,7 @@ def decode_full(dec: UpdateDecoder, data: bytes, start: int = 0, end: int = -1) 
             ),
         )
     # an MP attribute first, as most speakers send it: the rest is an ordinary set
+    code = data[ab + 1]
     flags = data[ab]
     if flags & _EXTENDED:
         vs = ab + 4

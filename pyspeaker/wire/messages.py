@@ -9,7 +9,7 @@ from . import constants as c
 from .attrs import Interner
 from .context import DEFAULT, Context
 from .framing import UPDATE_HEADERS, iter_frames
-from .full import FullUpdate, decode_full
+from .full import FullUpdate, decode_full, decode_usual
 from .notification import (
     Keepalive,
     Notification,
@@ -62,7 +62,7 @@ class Decoder:
         """Like :meth:`iter_decode`, but every UPDATE decoded in full: a
         :class:`~pyspeaker.wire.full.FullUpdate`, its prefixes as text and its attributes as
         typed values, RFC 7606 applied."""
-        return self._messages(data, decode_full)
+        return self._messages(data, decode_usual if self.updates._v4_inline else decode_full)
 
     def _messages(self, data: bytes, update: Callable[[UpdateDecoder, bytes, int, int], U]) -> Iterator[Message | U]:
         """The messages of ``data``, every UPDATE made by ``update(decoder, data, start, end)``

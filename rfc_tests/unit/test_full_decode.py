@@ -210,6 +210,20 @@ def test_usual_updates_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> No
     assert len(calls) == 1
 
 
+def test_decode_full_on_one_message_is_what_iter_full_gives() -> None:
+    """The public one-message form: any data, an offset, any session (here ADD-PATH, which
+    iter_full leaves to it)."""
+    plain_one = message(attrs=BASE, nlri=pfx("10.0.0.0/24"), withdrawn=pfx("10.3.0.0/24"))
+    addpath_one = message(attrs=BASE, nlri=pfx("10.0.0.0/24", 7), withdrawn=pfx("10.3.0.0/24", 8))
+    for ctx, one in ((CONTEXTS[0], plain_one), (CONTEXTS[1], plain_one), (CONTEXTS[2], addpath_one)):
+        want = list(Decoder(ctx).iter_full(one))
+        assert want[0].announced != {}
+        assert [full_module.decode_full(Decoder(ctx).updates, one)] == want
+        assert [full_module.decode_full(Decoder(ctx).updates, b"junk" + one, 4)] == want
+    with pytest.raises(NotificationError):
+        full_module.decode_full(Decoder(Context()).updates, plain_one[:22])
+
+
 def test_a_set_the_fast_path_leaves_is_checked_once(monkeypatch: pytest.MonkeyPatch) -> None:
     scans = _calls(monkeypatch, AttrCache, "scan")
     unknown = attr(OPT_TRANS, 99, b"kept")  # an unknown optional attribute: the plain path's
