@@ -33,11 +33,54 @@ WORDS: Final = tuple(Struct(f">{n}I") for n in range(256))
 _HALVES: Final = tuple(Struct(f">{n}H") for n in range(256))
 
 
-@dataclass(frozen=True, slots=True)
-class AsPath:
-    """An AS_PATH as segments of (type, ASNs), always with 4-octet ASNs."""
+Segments = tuple[tuple[int, tuple[int, ...]], ...]
 
-    segments: tuple[tuple[int, tuple[int, ...]], ...] = ()
+
+class AsPath:
+    """An AS_PATH as segments of (type, ASNs), always with 4-octet ASNs. Immutable; equal
+    paths compare and hash equal.
+
+    The usual path, a single AS_SEQUENCE, keeps only its tuple of ASNs and makes its
+    ``segments`` when asked. Nearly every distinct attribute set has a path of its own, and a
+    decoder keeps its sets' values: held as ``((AS_SEQUENCE, asns),)``, the two outer tuples
+    reach the collector's oldest generation still tracked (it untracks a nested tuple one
+    level per collection) and make it run full collections twice as often."""
+
+    __slots__ = ("_segs", "_seq")
+
+    _seq: tuple[int, ...] | None  # the ASNs of a single AS_SEQUENCE; None: see _segs
+    _segs: Segments  # the segments of any other path (() when _seq holds it)
+
+    def __init__(self, segments: Segments = ()) -> None:
+        if len(segments) == 1 and segments[0][0] == AS_SEQUENCE:
+            _set_seq(self, segments[0][1])
+            _set_segs(self, ())
+        else:
+            _set_seq(self, None)
+            _set_segs(self, segments)
+
+    @property
+    def segments(self) -> Segments:
+        seq = self._seq
+        return self._segs if seq is None else ((AS_SEQUENCE, seq),)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not AsPath:
+            return NotImplemented
+        assert isinstance(other, AsPath)
+        return self._seq == other._seq and self._segs == other._segs
+
+    def __hash__(self) -> int:
+        return hash((self._seq, self._segs))
+
+    def __repr__(self) -> str:
+        return f"AsPath(segments={self.segments!r})"
+
+    def __reduce__(self) -> tuple[type[AsPath], tuple[Segments]]:
+        return AsPath, (self.segments,)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"AsPath is immutable: cannot set {name!r}")
 
     @classmethod
     def sequence(cls, *asns: int) -> AsPath:
@@ -46,8 +89,10 @@ class AsPath:
     @property
     def length(self) -> int:
         """Path length for best-path selection (RFC 4271 9.1.2.2; RFC 5065: confed segments count 0)."""
+        if self._seq is not None:
+            return len(self._seq)
         n = 0
-        for seg_type, asns in self.segments:
+        for seg_type, asns in self._segs:
             if seg_type == AS_SEQUENCE:
                 n += len(asns)
             elif seg_type == AS_SET:
@@ -65,8 +110,9 @@ class AsPath:
 
     @property
     def origin_as(self) -> int | None:
-        if self.segments and self.segments[-1][0] == AS_SEQUENCE and self.segments[-1][1]:
-            return self.segments[-1][1][-1]
+        segments = self.segments
+        if segments and segments[-1][0] == AS_SEQUENCE and segments[-1][1]:
+            return segments[-1][1][-1]
         return None
 
     def asns(self) -> list[int]:
@@ -76,10 +122,11 @@ class AsPath:
         return any(asn in asns for _, asns in self.segments)
 
     def prepend(self, asn: int, count: int = 1) -> AsPath:
-        if self.segments and self.segments[0][0] == AS_SEQUENCE and len(self.segments[0][1]) + count <= 255:
-            first = ((AS_SEQUENCE, (asn,) * count + self.segments[0][1]),)
-            return AsPath(first + self.segments[1:])
-        return AsPath(((AS_SEQUENCE, (asn,) * count), *self.segments))
+        segments = self.segments
+        if segments and segments[0][0] == AS_SEQUENCE and len(segments[0][1]) + count <= 255:
+            first = ((AS_SEQUENCE, (asn,) * count + segments[0][1]),)
+            return AsPath(first + segments[1:])
+        return AsPath(((AS_SEQUENCE, (asn,) * count), *segments))
 
     def to_json(self) -> list[list[object]]:
         return [[_SEGMENT_NAMES.get(t, str(t)), list(a)] for t, a in self.segments]
@@ -97,6 +144,11 @@ class AsPath:
             else:
                 parts.append("[" + text + "]")
         return " ".join(parts)
+
+
+# The slots, set directly: __setattr__ refuses, and a decoded path is made without __init__.
+_set_seq: Final[Callable[[AsPath, tuple[int, ...] | None], None]] = vars(AsPath)["_seq"].__set__
+_set_segs: Final[Callable[[AsPath, Segments], None]] = vars(AsPath)["_segs"].__set__
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,17 +190,15 @@ def words(value: bytes, start: int, count: int) -> tuple[int, ...]:
 EMPTY_PATH: Final = AsPath()
 
 _new_object = object.__new__
-# The slot of AsPath.segments: setting it directly skips the frozen dataclass's __init__
-# (object.__setattr__ through a Python frame), a third of the cost of a decoded path.
-_set_segments: Final[Callable[[AsPath, tuple[tuple[int, tuple[int, ...]], ...]], None]] = vars(AsPath)[
-    "segments"
-].__set__
+_EMPTY_SEGMENTS: Segments = ()
 
 
 def sequence_path(asns: tuple[int, ...]) -> AsPath:
-    """``AsPath(((AS_SEQUENCE, asns),))``, made without the dataclass's ``__init__``."""
+    """``AsPath(((AS_SEQUENCE, asns),))`` (``asns`` not empty), made without a call to
+    ``__init__``, which would cost as much again."""
     path: AsPath = _new_object(AsPath)
-    _set_segments(path, ((AS_SEQUENCE, asns),))
+    _set_seq(path, asns)
+    _set_segs(path, _EMPTY_SEGMENTS)
     return path
 
 
