@@ -33,6 +33,41 @@ def test_as_path_properties() -> None:
     assert AsPath(((1, (5,)), (2, (6,)))).first_as is None  # a leading set has no neighbour AS
 
 
+@pytest.mark.parametrize(
+    "segments",
+    [
+        (),
+        ((2, (65001,)),),
+        ((2, (1, 2, 3)),),
+        ((2, ()),),
+        ((1, (5, 6)),),
+        ((2, (1,)), (1, (5, 6))),
+        ((3, (9,)), (2, (1,))),
+    ],
+)
+def test_as_path_made_any_way_is_one_value(segments: tuple[tuple[int, tuple[int, ...]], ...]) -> None:
+    """A single AS_SEQUENCE is kept as its ASNs (see AsPath): however the path is made (its
+    constructor, decoded from the wire, pickled, copied), equal paths are equal, hash alike,
+    show the same segments, and cannot be changed."""
+    import copy
+    import pickle
+
+    from pyspeaker.wire.values import decode_as_path, encode_as_path
+
+    p = AsPath(segments)
+    assert p.segments == segments
+    assert repr(p) == f"AsPath(segments={segments!r})"
+    wire = encode_as_path(p)
+    others = [pickle.loads(pickle.dumps(p)), copy.copy(p), copy.deepcopy(p), AsPath(tuple(segments))]
+    if wire:  # (a path with no ASNs has no bytes to decode)
+        others.append(decode_as_path(wire, 4))
+    for q in others:
+        assert q == p and hash(q) == hash(p) and q.segments == p.segments and str(q) == str(p)
+    assert p != AsPath(((2, (4242,)),)) and p != segments  # a path is not its tuple
+    with pytest.raises(AttributeError):
+        p.segments = ()  # type: ignore[misc]
+
+
 def test_as_path_prepend() -> None:
     assert AsPath.sequence(2, 3).prepend(1) == AsPath.sequence(1, 2, 3)
     assert AsPath.sequence(2).prepend(1, 3) == AsPath.sequence(1, 1, 1, 2)
