@@ -65,9 +65,8 @@ class AsPath:
         return self._segs if seq is None else ((AS_SEQUENCE, seq),)
 
     def __eq__(self, other: object) -> bool:
-        if other.__class__ is not AsPath:
+        if not isinstance(other, AsPath):
             return NotImplemented
-        assert isinstance(other, AsPath)
         return self._seq == other._seq and self._segs == other._segs
 
     def __hash__(self) -> int:
@@ -102,6 +101,8 @@ class AsPath:
     @property
     def first_as(self) -> int | None:
         """The neighbour AS: first ASN of a leading AS_SEQUENCE."""
+        if self._seq is not None:
+            return self._seq[0] if self._seq else None
         for seg_type, asns in self.segments:
             if seg_type in (AS_CONFED_SEQUENCE, AS_CONFED_SET):
                 continue
@@ -110,16 +111,22 @@ class AsPath:
 
     @property
     def origin_as(self) -> int | None:
-        segments = self.segments
+        if self._seq is not None:
+            return self._seq[-1] if self._seq else None
+        segments = self._segs
         if segments and segments[-1][0] == AS_SEQUENCE and segments[-1][1]:
             return segments[-1][1][-1]
         return None
 
     def asns(self) -> list[int]:
-        return [a for _, asns in self.segments for a in asns]
+        if self._seq is not None:
+            return list(self._seq)
+        return [a for _, asns in self._segs for a in asns]
 
     def contains(self, asn: int) -> bool:
-        return any(asn in asns for _, asns in self.segments)
+        if self._seq is not None:
+            return asn in self._seq
+        return any(asn in asns for _, asns in self._segs)
 
     def prepend(self, asn: int, count: int = 1) -> AsPath:
         segments = self.segments
@@ -190,7 +197,6 @@ def words(value: bytes, start: int, count: int) -> tuple[int, ...]:
 EMPTY_PATH: Final = AsPath()
 
 _new_object = object.__new__
-_EMPTY_SEGMENTS: Segments = ()
 
 
 def sequence_path(asns: tuple[int, ...]) -> AsPath:
@@ -198,7 +204,7 @@ def sequence_path(asns: tuple[int, ...]) -> AsPath:
     ``__init__``, which would cost as much again."""
     path: AsPath = _new_object(AsPath)
     _set_seq(path, asns)
-    _set_segs(path, _EMPTY_SEGMENTS)
+    _set_segs(path, ())
     return path
 
 

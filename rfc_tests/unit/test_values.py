@@ -31,6 +31,17 @@ def test_as_path_properties() -> None:
     assert AsPath.sequence() == AsPath()
     assert AsPath().first_as is None and AsPath().origin_as is None and AsPath().length == 0
     assert AsPath(((1, (5,)), (2, (6,)))).first_as is None  # a leading set has no neighbour AS
+    seq = AsPath.sequence(7, 8, 9)  # one AS_SEQUENCE: held as its ASNs alone
+    assert (seq.length, seq.first_as, seq.origin_as, seq.asns()) == (3, 7, 9, [7, 8, 9])
+    assert seq.contains(8) and not seq.contains(6)
+    empty = AsPath(((2, ()),))
+    assert (empty.length, empty.first_as, empty.origin_as, empty.asns(), empty.contains(7)) == (
+        0,
+        None,
+        None,
+        [],
+        False,
+    )
 
 
 @pytest.mark.parametrize(
