@@ -107,6 +107,12 @@ _PLAIN: Final[dict[str, Any]] = {}
 _NO_ERRORS: tuple[AttrError, ...] = ()
 
 
+def _plain(dec: UpdateDecoder, data: bytes, start: int, end: int) -> FullUpdate:
+    """The UPDATE at ``data[start:end]`` as the plain decoder and :func:`full_update` make it
+    (for all the fast path leaves)."""
+    return full_update(dec.decode(data, start, end), dec.ctx)
+
+
 def _v4_texts(data: bytes, k: int, end: int) -> list[str]:
     """Text of the IPv4 prefixes in ``data[k:end]``, read in place (what
     :func:`~pyspeaker.wire.prefix.texts` gives for what :func:`~pyspeaker.wire.prefix.split`
@@ -191,7 +197,7 @@ def decode_full(dec: UpdateDecoder, data: bytes, start: int = 0, end: int = -1) 
     if end < 0:
         end = len(data)
     if end - start < 23 or not dec._v4_inline:
-        return full_update(dec.decode(data, start, end), dec.ctx)
+        return _plain(dec, data, start, end)
     return decode_usual(dec, data, start, end)
 
 
@@ -207,15 +213,15 @@ def decode_usual(dec: UpdateDecoder, data: bytes, start: int, end: int) -> FullU
     except IndexError:  # the withdrawn routes run past the data: so past the message
         ae = end + 1
     if ae > end:  # (a length read past the message's end, too, makes it run past it)
-        return full_update(dec.decode(data, start, end), dec.ctx)
+        return _plain(dec, data, start, end)
     try:
         withdrawn = _v4_texts(data, i, we) if we > i else None
         nlri = _v4_texts(data, ae, end) if end > ae else None
     except (_Plain, IndexError):
-        return full_update(dec.decode(data, start, end), dec.ctx)
+        return _plain(dec, data, start, end)
     if ae == ab:  # no attributes: a plain withdrawal, or something the plain path judges
         if withdrawn is None or nlri is not None:
-            return full_update(dec.decode(data, start, end), dec.ctx)
+            return _plain(dec, data, start, end)
         return _new_full(FullUpdate, ({}, {IPV4_UNICAST: withdrawn}, {}, _NO_HOPS, _NO_ERRORS, None, None))
     if ae - ab < 3 or not _MP_FIRST[data[ab + 1]]:
         block = data[ab:ae]
@@ -223,7 +229,7 @@ def decode_usual(dec: UpdateDecoder, data: bytes, start: int, end: int) -> FullU
         if values is None:
             values = _learn(dec, block, False)
         if values is _PLAIN or nlri is None:  # (no NLRI: a withdrawal with attributes)
-            return full_update(dec.decode(data, start, end), dec.ctx)
+            return _plain(dec, data, start, end)
         return _new_full(
             FullUpdate,
             (
@@ -246,14 +252,14 @@ def decode_usual(dec: UpdateDecoder, data: bytes, start: int, end: int) -> FullU
         vs = ab + 3
         ve = vs + data[ab + 2]
     if ve > ae or flags & 0xC0 != 0x80 or ve - vs < 3:
-        return full_update(dec.decode(data, start, end), dec.ctx)
+        return _plain(dec, data, start, end)
     # the family, and for MP_REACH_NLRI the next hop length, as the decoder takes them at once
     if code == _MP_REACH:
         head = dec._reach_heads.get(data[vs : vs + 4])
     else:
         head = dec._unreach_heads.get(data[vs : vs + 3])
     if head is None or head[2]:  # a family without a codec, a next hop it refuses, or ADD-PATH
-        return full_update(dec.decode(data, start, end), dec.ctx)
+        return _plain(dec, data, start, end)
     fam = head[0]
     if ve < ae:
         rest = data[ve:ae]
@@ -285,7 +291,7 @@ def decode_usual(dec: UpdateDecoder, data: bytes, start: int, end: int) -> FullU
             announced = {IPV4_UNICAST: nlri} if nlri is not None else {}
             withdrawn_out = _merged(IPV4_UNICAST, withdrawn, fam, prefixes)
     except (_Plain, IndexError, ValueError):
-        return full_update(dec.decode(data, start, end), dec.ctx)
+        return _plain(dec, data, start, end)
     return _new_full(FullUpdate, (announced, withdrawn_out, values, hops, _NO_ERRORS, None, None))
 
 
